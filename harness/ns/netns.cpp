@@ -1,0 +1,74 @@
+#include "ns/netns.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <thread>
+
+#include "error.hpp"
+
+namespace deadpeer {
+namespace {
+
+constexpr const char* kThreadNetns = "/proc/thread-self/ns/net";
+
+UniqueFd openThreadNetns(const std::string& label) {
+  UniqueFd fd(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
+  if (!fd) throw Error::fromErrno("open", kThreadNetns, label, errno);
+  return fd;
+}
+
+ino_t inodeOf(int fd, const std::string& label) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error::fromErrno("fstat", "netns", label, errno);
+  return st.st_ino;
+}
+
+}  // namespace
+
+Netns Netns::create(std::string label) {
+  // unshare() changes the namespace of the calling thread for good, so it is
+  // done on a throwaway thread; its descriptor keeps the namespace alive.
+  UniqueFd fd;
+  int err = 0;
+  std::thread([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      err = errno;
+      return;
+    }
+    fd.reset(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
+    if (!fd) err = errno;
+  }).join();
+  if (err != 0) throw Error::fromErrno("unshare(CLONE_NEWNET)", "", label, err);
+  ino_t inode = inodeOf(fd.get(), label);
+  return Netns(std::move(fd), std::move(label), inode);
+}
+
+Netns Netns::current(std::string label) {
+  UniqueFd fd = openThreadNetns(label);
+  ino_t inode = inodeOf(fd.get(), label);
+  return Netns(std::move(fd), std::move(label), inode);
+}
+
+bool Netns::isMachineNamespace() const noexcept {
+  struct stat st {};
+  // Unprivileged, PID 1's namespace may be unreadable; then we are in a user
+  // namespace of our own and cannot be in the machine's namespace anyway.
+  if (::stat("/proc/1/ns/net", &st) != 0) return false;
+  return st.st_ino == inode_;
+}
+
+NetnsGuard::NetnsGuard(int netns_fd, const std::string& label) : saved_(openThreadNetns(label)) {
+  if (::setns(netns_fd, CLONE_NEWNET) != 0) throw Error::fromErrno("setns", "", label, errno);
+}
+
+NetnsGuard::~NetnsGuard() {
+  // Failing to return would leave this thread working in the wrong
+  // namespace, silently; that must never happen, so it is fatal.
+  if (::setns(saved_.get(), CLONE_NEWNET) != 0) std::abort();
+}
+
+}  // namespace deadpeer

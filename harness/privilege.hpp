@@ -1,0 +1,28 @@
+// Privilege: how a deadpeer program gets the right to build namespaces.
+//
+// As root the program runs as it is. As an ordinary user, main() calls
+// enterPrivateNamespaces() before any thread starts: it unshares a user
+// namespace and a network namespace and maps the caller to root inside, so
+// the rest of the harness runs unchanged with CAP_NET_ADMIN over namespaces
+// it creates, and the machine's namespaces cannot be touched at all.
+//
+// Threading: must be called while the process has exactly one thread.
+#pragma once
+
+#include <string>
+
+namespace deadpeer {
+
+enum class PrivilegeMode { kRoot, kUserNamespace };
+
+struct Privilege {
+  PrivilegeMode mode;
+  // For messages: "root" or "user namespace (uid 1000 mapped to root)".
+  std::string description;
+};
+
+// Throws deadpeer::Error when the user namespace cannot be entered (for
+// example when the kernel forbids unprivileged user namespaces).
+Privilege enterPrivateNamespaces();
+
+}  // namespace deadpeer

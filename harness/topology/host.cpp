@@ -1,0 +1,65 @@
+#include "topology/host.hpp"
+
+#include <algorithm>
+
+#include "ns/sysctl.hpp"
+
+namespace deadpeer {
+namespace {
+
+Netns createNamed(std::string_view role, const std::string& name) {
+  return Netns::create(std::string(role) + " " + name);
+}
+
+}  // namespace
+
+Host::Host(std::string name, std::string_view role, bool forwarding)
+    : name_(std::move(name)), netns_(createNamed(role, name_)), rtnl_(netns_) {
+  // Links created from here on inherit "default"; addresses are added with
+  // IFA_F_NODAD as well, so nothing waits for duplicate address detection.
+  writeSysctl(netns_, "net.ipv6.conf.default.accept_dad", "0");
+  writeSysctl(netns_, "net.ipv6.conf.all.accept_dad", "0");
+  if (forwarding) {
+    writeSysctl(netns_, "net.ipv4.ip_forward", "1");
+    writeSysctl(netns_, "net.ipv6.conf.all.forwarding", "1");
+  }
+  setLinkUp(rtnl_, "lo", true);
+}
+
+Host::~Host() {
+  // The namespace takes everything in it down when it is freed.
+  for (auto& a : addresses_) a.release();
+  for (auto& r : routes_) r.release();
+}
+
+void Host::addAddress(const std::string& link, const IpPrefix& prefix) {
+  addresses_.emplace_back(rtnl_, link, prefix);
+}
+
+void Host::addRoute(const RouteSpec& route) { routes_.emplace_back(rtnl_, route); }
+
+void Host::forgetLink(std::string_view link) noexcept {
+  for (auto& a : addresses_)
+    if (a.link() == link) a.release();
+  addresses_.remove_if([&](const Address& a) { return a.link() == link; });
+  for (auto& r : routes_)
+    if (r.spec().device == link) r.release();
+  routes_.remove_if([&](const Route& r) { return r.spec().device == link; });
+}
+
+std::vector<IpPrefix> Host::addresses() const {
+  std::vector<IpPrefix> out;
+  out.reserve(addresses_.size());
+  for (const auto& a : addresses_) out.push_back(a.prefix());
+  return out;
+}
+
+Switch::Switch(std::string name)
+    : name_(std::move(name)),
+      netns_(createNamed("switch", name_)),
+      rtnl_(netns_),
+      bridge_(rtnl_, "br0") {}
+
+Switch::~Switch() { bridge_.release(); }
+
+}  // namespace deadpeer

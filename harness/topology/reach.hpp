@@ -1,0 +1,25 @@
+// topology/reach: proves that one host reaches another, with real sockets.
+//
+// A listening TCP socket is opened inside the target host's namespace and a
+// non-blocking connect() is made from the source host's namespace; the
+// handshake's completion is awaited with epoll until a deadline. A lost SYN
+// costs the kernel's 1 s retransmission, so a connect well under a second
+// proves the path had no stale neighbour or bridge entry in the way.
+//
+// Threading: any thread; each call enters the namespaces itself.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "net/address.hpp"
+#include "topology/host.hpp"
+
+namespace deadpeer {
+
+// Returns how long the handshake took; throws Error if it did not complete
+// within `deadline` (or was refused).
+std::chrono::microseconds tcpConnect(const Host& from, const Host& to, const IpAddress& address,
+                                     std::uint16_t port, std::chrono::milliseconds deadline);
+
+}  // namespace deadpeer

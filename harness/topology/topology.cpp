@@ -1,0 +1,156 @@
+#include "topology/topology.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include <linux/rtnetlink.h>
+
+#include "error.hpp"
+
+namespace deadpeer {
+
+// Linkwatch handles veth carrier changes as urgent events, within
+// milliseconds; a second is already a broken kernel.
+constexpr std::chrono::milliseconds kReadyDeadline{5000};
+
+Topology::Topology(TopologySpec spec) : spec_(std::move(spec)) {
+  spec_.validate();
+  // Members are RAII: if anything below throws, the destructor of each node
+  // and wire made so far runs, and nothing is left.
+  try {
+    for (const auto& node : spec_.nodes) createNode(node);
+    wires_.reserve(spec_.wires.size());
+    for (const auto& w : spec_.wires) plumb(wires_.emplace_back(Wire{&w, std::nullopt}));
+    for (const auto& r : spec_.routes) host(r.node).addRoute(r.route);
+    waitReady({});
+  } catch (...) {
+    wires_.clear();
+    throw;
+  }
+}
+
+Topology::~Topology() {
+  // A wire dies with either namespace; deleting each one here would only
+  // add synchronous RCU waits to teardown.
+  for (auto& w : wires_)
+    if (w.veth) w.veth->release();
+}
+
+namespace {
+
+std::unique_ptr<Host> makeHost(const NodeSpec& node) {
+  if (node.kind == NodeKind::kRouter) return std::make_unique<Router>(node.name);
+  return std::make_unique<Host>(node.name);
+}
+
+}  // namespace
+
+void Topology::createNode(const NodeSpec& node) {
+  if (node.kind == NodeKind::kSwitch)
+    switches_.emplace(node.name, std::make_unique<Switch>(node.name));
+  else
+    hosts_.emplace(node.name, makeHost(node));
+}
+
+Host& Topology::host(std::string_view name) const {
+  if (auto it = hosts_.find(name); it != hosts_.end()) return *it->second;
+  throw Error("find", quoted("host", name), quoted("topology", spec_.name), ENOENT,
+              "no such host");
+}
+
+Switch& Topology::switchNode(std::string_view name) const {
+  if (auto it = switches_.find(name); it != switches_.end()) return *it->second;
+  throw Error("find", quoted("switch", name), quoted("topology", spec_.name), ENOENT,
+              "no such switch");
+}
+
+IpAddress Topology::address(std::string_view host, int family) const {
+  for (const auto& w : spec_.wires)
+    for (const EndSpec* e : {&w.a, &w.b})
+      if (e->node == host)
+        for (const auto& p : e->addresses)
+          if (p.address.family == family) return p.address;
+  throw Error("find", quoted("address of host", host), quoted("topology", spec_.name),
+              EADDRNOTAVAIL, family == AF_INET ? "no IPv4 address" : "no IPv6 address");
+}
+
+const Rtnl& Topology::rtnlOf(const std::string& node) const {
+  if (auto it = switches_.find(node); it != switches_.end()) return it->second->rtnl();
+  return host(node).rtnl();
+}
+
+void Topology::plumb(Wire& wire) {
+  const WireSpec& w = *wire.spec;
+  VethEnd a{w.a.link, w.a.mac, true, 0};
+  if (auto it = switches_.find(w.a.node); it != switches_.end())
+    a.master = it->second->bridge().ifindex();
+  wire.veth.emplace(rtnlOf(w.a.node), a, rtnlOf(w.b.node), VethEnd{w.b.link, w.b.mac, true, 0});
+  configureEnd(w.a);
+  configureEnd(w.b);
+}
+
+void Topology::configureEnd(const EndSpec& end) {
+  if (end.addresses.empty()) return;
+  Host& h = host(end.node);
+  for (const auto& p : end.addresses) h.addAddress(end.link, p);
+}
+
+void Topology::addRoutes(const std::string& node, std::string_view link) {
+  for (const auto& r : spec_.routes)
+    if (r.node == node && r.route.device == link) host(node).addRoute(r.route);
+}
+
+void Topology::rebuild(std::string_view name) {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end())
+    throw Error("rebuild", quoted("host", name), quoted("topology", spec_.name), ENOENT,
+                "no such host");
+  const NodeSpec& node = *spec_.find(name);
+
+  // 1. Cut every wire of the host. RTM_DELLINK returns once both ends are
+  //    unregistered, so the far ends' names are free again, and the far
+  //    hosts' addresses and routes on them are gone.
+  std::vector<Wire*> cut;
+  for (auto& w : wires_) {
+    if (w.spec->a.node != name && w.spec->b.node != name) continue;
+    w.veth.reset();
+    for (const EndSpec* e : {&w.spec->a, &w.spec->b})
+      if (e->node != name && hosts_.count(e->node)) host(e->node).forgetLink(e->link);
+    cut.push_back(&w);
+  }
+
+  // 2. Drop the namespace: its sockets lose their links, and the kernel
+  //    frees the namespace when the last of them closes.
+  it->second.reset();
+  it->second = makeHost(node);
+
+  // 3. Plumb the same wires again, then the routes that ride on them.
+  for (Wire* w : cut) {
+    plumb(*w);
+    for (const EndSpec* e : {&w->spec->a, &w->spec->b})
+      if (hosts_.count(e->node)) addRoutes(e->node, e->link);
+  }
+  waitReady(cut);
+}
+
+void Topology::waitReady(const std::vector<Wire*>& only) {
+  std::map<std::string, std::vector<std::string>, std::less<>> links;
+  for (auto& w : wires_) {
+    if (!only.empty() && std::find(only.begin(), only.end(), &w) == only.end()) continue;
+    for (const EndSpec* e : {&w.spec->a, &w.spec->b}) links[e->node].push_back(e->link);
+  }
+  for (const auto& [node, names] : links) {
+    const Rtnl& rtnl = rtnlOf(node);
+    const bool has_addresses = hosts_.count(node) != 0;
+    rtnl.waitUntil(
+        {RTNLGRP_LINK, RTNLGRP_IPV6_IFADDR},
+        [&] {
+          std::string missing = linksNotReady(rtnl, names);
+          if (missing.empty() && has_addresses) missing = addressesNotUsable(rtnl);
+          return missing;
+        },
+        "wait for " + node + " ready", kReadyDeadline);
+  }
+}
+
+}  // namespace deadpeer
