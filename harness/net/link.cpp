@@ -22,6 +22,19 @@ NlAddrPtr macToNl(const MacAddress& mac) {
   return NlAddrPtr(nl_addr_build(AF_LLC, mac.bytes.data(), mac.bytes.size()));
 }
 
+// The kernel's dev_valid_name(), checked before libnl gets the name:
+// rtnl_link_set_name() would silently cut a long one to 15 characters.
+void checkLinkName(const Rtnl& rtnl, std::string_view kind, std::string_view name) {
+  std::string why;
+  if (name.empty() || name == "." || name == "..")
+    why = "not a valid interface name";
+  else if (name.size() >= IFNAMSIZ)
+    why = "interface names are at most " + std::to_string(IFNAMSIZ - 1) + " characters";
+  else if (name.find_first_of("/: \t\n") != std::string_view::npos)
+    why = "interface names cannot contain '/', ':' or white space";
+  if (!why.empty()) throw Error("RTM_NEWLINK", quoted(kind, name), rtnl.where(), EINVAL, why);
+}
+
 LinkPtr allocLink(const Rtnl& rtnl, std::string_view what) {
   LinkPtr link(rtnl_link_alloc());
   if (!link) throw Error("rtnl_link_alloc", std::string(what), rtnl.where(), ENOMEM, "out of memory");
@@ -162,6 +175,8 @@ Veth::Veth(const Rtnl& a_ns, VethEnd a, const Rtnl& b_ns, VethEnd b)
     : rtnl_(&a_ns), a_name_(a.name), b_name_(b.name) {
   const std::string object =
       quoted("veth", a.name) + " (peer \"" + b.name + "\" in " + b_ns.where() + ")";
+  checkLinkName(a_ns, "veth", a.name);
+  checkLinkName(b_ns, "veth", b.name);
   LinkPtr link(rtnl_link_veth_alloc());
   if (!link) throw Error("rtnl_link_veth_alloc", object, a_ns.where(), ENOMEM, "out of memory");
   LinkPtr peer(rtnl_link_veth_get_peer(link.get()));
@@ -204,6 +219,7 @@ Veth::~Veth() {
 Bridge::Bridge(const Rtnl& rtnl, std::string name, std::optional<MacAddress> mac)
     : rtnl_(&rtnl), name_(std::move(name)) {
   const std::string object = quoted("bridge", name_);
+  checkLinkName(rtnl, "bridge", name_);
   LinkPtr link(rtnl_link_bridge_alloc());
   if (!link) throw Error("rtnl_link_bridge_alloc", object, rtnl.where(), ENOMEM, "out of memory");
   rtnl_link_set_name(link.get(), name_.c_str());

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -27,6 +28,11 @@ ino_t inodeOf(int fd, const std::string& label) {
   return st.st_ino;
 }
 
+// Whether the calling thread is in the initial network namespace.
+bool threadInInitialNetns() {
+  return ::access("/proc/sys/net/core/netdev_max_backlog", F_OK) == 0;
+}
+
 }  // namespace
 
 Netns Netns::create(std::string label) {
@@ -44,21 +50,13 @@ Netns Netns::create(std::string label) {
   }).join();
   if (err != 0) throw Error::fromErrno("unshare(CLONE_NEWNET)", "", label, err);
   ino_t inode = inodeOf(fd.get(), label);
-  return Netns(std::move(fd), std::move(label), inode);
+  return Netns(std::move(fd), std::move(label), inode, false);
 }
 
 Netns Netns::current(std::string label) {
   UniqueFd fd = openThreadNetns(label);
   ino_t inode = inodeOf(fd.get(), label);
-  return Netns(std::move(fd), std::move(label), inode);
-}
-
-bool Netns::isMachineNamespace() const noexcept {
-  struct stat st {};
-  // Unprivileged, PID 1's namespace may be unreadable; then we are in a user
-  // namespace of our own and cannot be in the machine's namespace anyway.
-  if (::stat("/proc/1/ns/net", &st) != 0) return false;
-  return st.st_ino == inode_;
+  return Netns(std::move(fd), std::move(label), inode, threadInInitialNetns());
 }
 
 NetnsGuard::NetnsGuard(int netns_fd, const std::string& label) : saved_(openThreadNetns(label)) {

@@ -10,8 +10,11 @@
 // sockets opened under a guard stay bound to that namespace after the guard
 // ends, so a guard is needed only to open them (and for /proc/sys).
 //
-// Safety: the machine's own namespace is the one PID 1 lives in.
-// Netns::isMachineNamespace() recognises it so that writers can refuse it.
+// Safety: Netns::isMachineNamespace() recognises the machine's own (initial)
+// namespace so that every writer can refuse it. PID 1's /proc entry may be
+// unreadable even to root, so the test is the kernel's own: machine-wide
+// net.core sysctls such as netdev_max_backlog are registered only in the
+// initial namespace.
 //
 // Threading: a Netns may be shared read-only between threads; a NetnsGuard
 // belongs to the thread that made it and must be destroyed on that thread.
@@ -41,16 +44,17 @@ class Netns {
   int fd() const noexcept { return fd_.get(); }
   const std::string& label() const noexcept { return label_; }
   ino_t inode() const noexcept { return inode_; }
-  // True if this is the namespace of PID 1, the machine's own.
-  bool isMachineNamespace() const noexcept;
+  // True if this is the machine's own, initial network namespace.
+  bool isMachineNamespace() const noexcept { return machine_; }
 
  private:
-  Netns(UniqueFd fd, std::string label, ino_t inode)
-      : fd_(std::move(fd)), label_(std::move(label)), inode_(inode) {}
+  Netns(UniqueFd fd, std::string label, ino_t inode, bool machine)
+      : fd_(std::move(fd)), label_(std::move(label)), inode_(inode), machine_(machine) {}
 
   UniqueFd fd_;
   std::string label_;
   ino_t inode_ = 0;
+  bool machine_ = false;
 };
 
 // Moves the calling thread into `ns` until the guard is destroyed.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <exception>
+#include <future>
 
 #include <linux/rtnetlink.h>
 
@@ -18,7 +20,7 @@ Topology::Topology(TopologySpec spec) : spec_(std::move(spec)) {
   // Members are RAII: if anything below throws, the destructor of each node
   // and wire made so far runs, and nothing is left.
   try {
-    for (const auto& node : spec_.nodes) createNode(node);
+    createNodes();
     wires_.reserve(spec_.wires.size());
     for (const auto& w : spec_.wires) plumb(wires_.emplace_back(Wire{&w, std::nullopt}));
     for (const auto& r : spec_.routes) host(r.node).addRoute(r.route);
@@ -45,11 +47,42 @@ std::unique_ptr<Host> makeHost(const NodeSpec& node) {
 
 }  // namespace
 
-void Topology::createNode(const NodeSpec& node) {
-  if (node.kind == NodeKind::kSwitch)
-    switches_.emplace(node.name, std::make_unique<Switch>(node.name));
-  else
-    hosts_.emplace(node.name, makeHost(node));
+void Topology::createNodes() {
+  // Nodes are independent, and most of a node's cost is the kernel setting
+  // up its namespace, which runs concurrently for different namespaces; so
+  // nodes are made in parallel, a bounded batch at a time.
+  struct Made {
+    std::unique_ptr<Host> host;
+    std::unique_ptr<Switch> sw;
+  };
+  constexpr std::size_t kBatch = 8;
+  std::exception_ptr failure;
+  for (std::size_t first = 0; first < spec_.nodes.size(); first += kBatch) {
+    std::vector<std::future<Made>> batch;
+    const std::size_t last = std::min(first + kBatch, spec_.nodes.size());
+    for (std::size_t i = first; i < last; ++i) {
+      batch.push_back(std::async(std::launch::async, [&node = spec_.nodes[i]] {
+        Made made;
+        if (node.kind == NodeKind::kSwitch)
+          made.sw = std::make_unique<Switch>(node.name);
+        else
+          made.host = makeHost(node);
+        return made;
+      }));
+    }
+    // Collect every result, so that nodes made beside a failure are owned
+    // (and so freed) too.
+    for (std::size_t i = first; i < last; ++i) {
+      try {
+        Made made = batch[i - first].get();
+        if (made.sw) switches_.emplace(spec_.nodes[i].name, std::move(made.sw));
+        if (made.host) hosts_.emplace(spec_.nodes[i].name, std::move(made.host));
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
 }
 
 Host& Topology::host(std::string_view name) const {

@@ -52,7 +52,7 @@ class Topology {
     std::optional<Veth> veth;
   };
 
-  void createNode(const NodeSpec& node);
+  void createNodes();
   const Rtnl& rtnlOf(const std::string& node) const;
   void plumb(Wire& wire);
   void configureEnd(const EndSpec& end);
