@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 
 #include "error.hpp"
@@ -28,27 +29,36 @@ ino_t inodeOf(int fd, const std::string& label) {
   return st.st_ino;
 }
 
-// Whether the calling thread is in the initial network namespace.
-bool threadInInitialNetns() {
+}  // namespace
+
+bool threadInMachineNamespace() noexcept {
   return ::access("/proc/sys/net/core/netdev_max_backlog", F_OK) == 0;
 }
 
-}  // namespace
-
-Netns Netns::create(std::string label) {
+Netns Netns::create(std::string label, const std::function<void()>& inside) {
   // unshare() changes the namespace of the calling thread for good, so it is
   // done on a throwaway thread; its descriptor keeps the namespace alive.
   UniqueFd fd;
   int err = 0;
+  std::exception_ptr failure;
   std::thread([&] {
     if (::unshare(CLONE_NEWNET) != 0) {
       err = errno;
       return;
     }
     fd.reset(::open(kThreadNetns, O_RDONLY | O_CLOEXEC));
-    if (!fd) err = errno;
+    if (!fd) {
+      err = errno;
+      return;
+    }
+    try {
+      if (inside) inside();
+    } catch (...) {
+      failure = std::current_exception();
+    }
   }).join();
   if (err != 0) throw Error::fromErrno("unshare(CLONE_NEWNET)", "", label, err);
+  if (failure) std::rethrow_exception(failure);
   ino_t inode = inodeOf(fd.get(), label);
   return Netns(std::move(fd), std::move(label), inode, false);
 }
@@ -56,7 +66,7 @@ Netns Netns::create(std::string label) {
 Netns Netns::current(std::string label) {
   UniqueFd fd = openThreadNetns(label);
   ino_t inode = inodeOf(fd.get(), label);
-  return Netns(std::move(fd), std::move(label), inode, threadInInitialNetns());
+  return Netns(std::move(fd), std::move(label), inode, threadInMachineNamespace());
 }
 
 NetnsGuard::NetnsGuard(int netns_fd, const std::string& label) : saved_(openThreadNetns(label)) {

@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -33,8 +34,11 @@ namespace deadpeer {
 class Netns {
  public:
   // A new, empty network namespace (only a down `lo`). `label` names it in
-  // error messages, e.g. "host h1".
-  static Netns create(std::string label);
+  // error messages, e.g. "host h1". `inside`, if given, runs on the creating
+  // thread while it is still in the new namespace (for /proc/sys writes that
+  // then need no setns); what it throws propagates, and the namespace is
+  // dropped.
+  static Netns create(std::string label, const std::function<void()>& inside = {});
   // The namespace the calling thread is in now.
   static Netns current(std::string label);
 
@@ -56,6 +60,9 @@ class Netns {
   ino_t inode_ = 0;
   bool machine_ = false;
 };
+
+// Whether the calling thread is in the machine's own, initial namespace.
+bool threadInMachineNamespace() noexcept;
 
 // Moves the calling thread into `ns` until the guard is destroyed.
 class NetnsGuard {

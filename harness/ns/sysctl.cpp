@@ -11,19 +11,18 @@
 namespace deadpeer {
 namespace {
 
-std::string pathOf(const Netns& ns, std::string_view key) {
+std::string pathOf(const std::string& where, std::string_view key) {
   std::string rel(key);
   if (rel.find('/') == std::string::npos) std::replace(rel.begin(), rel.end(), '.', '/');
   if (rel.rfind("net/", 0) != 0 || rel.find("..") != std::string::npos)
-    throw Error("sysctl", std::string(key), ns.label(), EINVAL,
-                "only net.* sysctls are per namespace");
+    throw Error("sysctl", std::string(key), where, EINVAL, "only net.* sysctls are per namespace");
   return "/proc/sys/" + rel;
 }
 
 }  // namespace
 
 std::string readSysctl(const Netns& ns, std::string_view key) {
-  const std::string path = pathOf(ns, key);
+  const std::string path = pathOf(ns.label(), key);
   UniqueFd fd = runIn(ns, [&] { return UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); });
   if (!fd) throw Error::fromErrno("read sysctl", std::string(key), ns.label(), errno);
   std::string value;
@@ -40,16 +39,21 @@ std::string readSysctl(const Netns& ns, std::string_view key) {
 }
 
 void writeSysctl(const Netns& ns, std::string_view key, std::string_view value) {
-  const std::string path = pathOf(ns, key);
-  if (ns.isMachineNamespace())
-    throw Error("write sysctl", std::string(key), ns.label(), EPERM,
+  runIn(ns, [&] { writeSysctlHere(key, value, ns.label()); });
+}
+
+void writeSysctlHere(std::string_view key, std::string_view value, const std::string& where) {
+  const std::string path = pathOf(where, key);
+  if (threadInMachineNamespace())
+    throw Error("write sysctl", std::string(key), where, EPERM,
                 "refusing to modify the machine's own network namespace");
-  UniqueFd fd = runIn(ns, [&] { return UniqueFd(::open(path.c_str(), O_WRONLY | O_CLOEXEC)); });
-  if (!fd) throw Error::fromErrno("write sysctl", std::string(key), ns.label(), errno);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) throw Error::fromErrno("write sysctl", std::string(key), where, errno);
   std::string line(value);
   line += '\n';
-  ssize_t n = ::write(fd.get(), line.data(), line.size());
-  if (n < 0) throw Error::fromErrno("write sysctl", std::string(key) + "=" + std::string(value), ns.label(), errno);
+  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    throw Error::fromErrno("write sysctl", std::string(key) + "=" + std::string(value), where,
+                           errno);
 }
 
 }  // namespace deadpeer

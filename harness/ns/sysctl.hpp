@@ -20,4 +20,8 @@ namespace deadpeer {
 std::string readSysctl(const Netns& ns, std::string_view key);
 void writeSysctl(const Netns& ns, std::string_view key, std::string_view value);
 
+// The same, in the calling thread's own namespace, which must be one the
+// harness created (see Netns::create's `inside`); `where` labels errors.
+void writeSysctlHere(std::string_view key, std::string_view value, const std::string& where);
+
 }  // namespace deadpeer

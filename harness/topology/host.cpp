@@ -7,22 +7,27 @@
 namespace deadpeer {
 namespace {
 
-Netns createNamed(std::string_view role, const std::string& name) {
-  return Netns::create(std::string(role) + " " + name);
+Netns createNamed(std::string_view role, const std::string& name,
+                  const std::function<void()>& inside = {}) {
+  return Netns::create(std::string(role) + " " + name, inside);
 }
 
 }  // namespace
 
 Host::Host(std::string name, std::string_view role, bool forwarding)
-    : name_(std::move(name)), netns_(createNamed(role, name_)), rtnl_(netns_) {
-  // Links created from here on inherit "default"; addresses are added with
-  // IFA_F_NODAD as well, so nothing waits for duplicate address detection.
-  writeSysctl(netns_, "net.ipv6.conf.default.accept_dad", "0");
-  writeSysctl(netns_, "net.ipv6.conf.all.accept_dad", "0");
-  if (forwarding) {
-    writeSysctl(netns_, "net.ipv4.ip_forward", "1");
-    writeSysctl(netns_, "net.ipv6.conf.all.forwarding", "1");
-  }
+    : name_(std::move(name)),
+      netns_(createNamed(role, name_,
+                         [&, where = std::string(role) + " " + name_] {
+                           // Links made from here on inherit "default", and
+                           // DAD then completes at once (see net/address.hpp).
+                           writeSysctlHere("net.ipv6.conf.default.accept_dad", "0", where);
+                           writeSysctlHere("net.ipv6.conf.all.accept_dad", "0", where);
+                           if (forwarding) {
+                             writeSysctlHere("net.ipv4.ip_forward", "1", where);
+                             writeSysctlHere("net.ipv6.conf.all.forwarding", "1", where);
+                           }
+                         })),
+      rtnl_(netns_) {
   setLinkUp(rtnl_, "lo", true);
 }
 
