@@ -18,12 +18,10 @@ class Error : public std::runtime_error {
  public:
   // `sys_errno` is the errno the kernel (or libc) gave, 0 when there is none;
   // `reason` is the text after the colon.
-  Error(std::string op, std::string object, std::string where, int sys_errno,
-        std::string reason);
+  Error(std::string op, std::string object, std::string where, int sys_errno, std::string reason);
 
   // An error from a system call: the reason is strerror(sys_errno).
-  static Error fromErrno(std::string op, std::string object, std::string where,
-                         int sys_errno);
+  static Error fromErrno(std::string op, std::string object, std::string where, int sys_errno);
 
   const std::string& op() const noexcept { return op_; }
   const std::string& object() const noexcept { return object_; }

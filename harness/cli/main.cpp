@@ -62,8 +62,8 @@ int topologies(int clients) {
     topo.reset();
     const double teardown = msSince(t1);
     const std::string path = std::string(row.pair.from) + " -> " + row.pair.to;
-    std::printf("%-14s %5zu %5zu  %9.2f  %-22s %11.3f %11.3f  %11.2f\n", name.c_str(), nodes,
-                wires, build, path.c_str(), connect[0], connect[1], teardown);
+    std::printf("%-14s %5zu %5zu  %9.2f  %-22s %11.3f %11.3f  %11.2f\n", name.c_str(), nodes, wires,
+                build, path.c_str(), connect[0], connect[1], teardown);
   }
   return 0;
 }

@@ -110,8 +110,8 @@ Address::~Address() {
   if (rtnl_ == nullptr) return;
   AddrPtr addr(rtnl_addr_alloc());
   if (!addr) return;
-  NlAddrPtr local(nl_addr_build(prefix_.address.family, prefix_.address.bytes.data(),
-                                prefix_.address.size()));
+  NlAddrPtr local(
+      nl_addr_build(prefix_.address.family, prefix_.address.bytes.data(), prefix_.address.size()));
   if (!local) return;
   nl_addr_set_prefixlen(local.get(), prefix_.length);
   rtnl_addr_set_ifindex(addr.get(), ifindex_);
@@ -164,8 +164,9 @@ std::string addressesNotUsable(const Rtnl& rtnl) {
 }
 
 void waitAddressesUsable(const Rtnl& rtnl, std::chrono::milliseconds deadline) {
-  rtnl.waitUntil({RTNLGRP_IPV6_IFADDR}, [&] { return addressesNotUsable(rtnl); },
-                 "wait for IPv6 DAD", deadline);
+  rtnl.waitUntil(
+      {RTNLGRP_IPV6_IFADDR}, [&] { return addressesNotUsable(rtnl); }, "wait for IPv6 DAD",
+      deadline);
 }
 
 }  // namespace deadpeer

@@ -72,8 +72,8 @@ class Address {
 
 struct AddressInfo {
   IpPrefix prefix;
-  bool tentative = false;    // IPv6 DAD worker has not run yet
-  bool dad_failed = false;   // another host on the link has it
+  bool tentative = false;   // IPv6 DAD worker has not run yet
+  bool dad_failed = false;  // another host on the link has it
 };
 
 // The addresses of one family on a link, as the kernel reports them

@@ -37,7 +37,8 @@ void checkLinkName(const Rtnl& rtnl, std::string_view kind, std::string_view nam
 
 LinkPtr allocLink(const Rtnl& rtnl, std::string_view what) {
   LinkPtr link(rtnl_link_alloc());
-  if (!link) throw Error("rtnl_link_alloc", std::string(what), rtnl.where(), ENOMEM, "out of memory");
+  if (!link)
+    throw Error("rtnl_link_alloc", std::string(what), rtnl.where(), ENOMEM, "out of memory");
   return link;
 }
 
@@ -66,8 +67,8 @@ MacAddress MacAddress::parse(std::string_view text) {
   unsigned b[6];
   char tail;
   const std::string s(text);
-  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                  &b[5], &tail) != 6 ||
+  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                  &tail) != 6 ||
       s.size() != 17)
     throw Error("parse", quoted("MAC address", text), "", EINVAL,
                 "expected six hex octets such as 02:de:ad:00:00:01");
@@ -161,14 +162,15 @@ std::string notReady(const Rtnl& rtnl, const std::string& name) {
 
 std::string linksNotReady(const Rtnl& rtnl, const std::vector<std::string>& links) {
   for (const auto& name : links)
-    if (std::string why = notReady(rtnl, name); !why.empty()) return quoted("link", name) + " " + why;
+    if (std::string why = notReady(rtnl, name); !why.empty())
+      return quoted("link", name) + " " + why;
   return {};
 }
 
 void waitLinksReady(const Rtnl& rtnl, const std::vector<std::string>& links,
                     std::chrono::milliseconds deadline) {
-  rtnl.waitUntil({RTNLGRP_LINK}, [&] { return linksNotReady(rtnl, links); }, "wait for link ready",
-                 deadline);
+  rtnl.waitUntil(
+      {RTNLGRP_LINK}, [&] { return linksNotReady(rtnl, links); }, "wait for link ready", deadline);
 }
 
 Veth::Veth(const Rtnl& a_ns, VethEnd a, const Rtnl& b_ns, VethEnd b)

@@ -52,7 +52,8 @@ RoutePtr buildRoute(const Rtnl& rtnl, const RouteSpec& spec) {
 
   rtnl_route_set_scope(route.get(), spec.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
-  if (nh == nullptr) throw Error("rtnl_route_nh_alloc", spec.str(), rtnl.where(), ENOMEM, "out of memory");
+  if (nh == nullptr)
+    throw Error("rtnl_route_nh_alloc", spec.str(), rtnl.where(), ENOMEM, "out of memory");
   rtnl_route_add_nexthop(route.get(), nh);  // the route owns it from here
   if (spec.gateway) {
     if (spec.gateway->family != family)

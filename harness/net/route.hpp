@@ -24,7 +24,7 @@ std::string_view routeTypeName(RouteType type) noexcept;
 
 struct RouteSpec {
   RouteType type = RouteType::kUnicast;
-  IpPrefix destination;             // 0.0.0.0/0 or ::/0 is the default route
+  IpPrefix destination;              // 0.0.0.0/0 or ::/0 is the default route
   std::optional<IpAddress> gateway;  // unicast only
   std::string device;                // unicast: the outgoing link, "" to let the kernel pick
 

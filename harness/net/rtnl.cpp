@@ -1,12 +1,12 @@
 #include "net/rtnl.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <netlink/errno.h>
 #include <netlink/handlers.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cerrno>
@@ -84,13 +84,15 @@ void Rtnl::waitUntil(std::initializer_list<int> groups,
   using Clock = std::chrono::steady_clock;
   const auto end = Clock::now() + deadline;
   NlSockPtr events(nl_socket_alloc());
-  if (!events) throw Error("nl_socket_alloc", "events socket", where_, ENOMEM, std::strerror(ENOMEM));
+  if (!events)
+    throw Error("nl_socket_alloc", "events socket", where_, ENOMEM, std::strerror(ENOMEM));
   {
     NetnsGuard guard(netns_.get(), where_);
     check(nl_connect(events.get(), NETLINK_ROUTE), "connect", "events socket");
   }
   for (int group : groups)
-    check(nl_socket_add_membership(events.get(), group), "subscribe", "group " + std::to_string(group));
+    check(nl_socket_add_membership(events.get(), group), "subscribe",
+          "group " + std::to_string(group));
   const int fd = nl_socket_get_fd(events.get());
 
   std::string missing;
@@ -105,7 +107,8 @@ void Rtnl::waitUntil(std::initializer_list<int> groups,
     if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
       throw Error::fromErrno("poll", "events socket", where_, errno);
     char drain[8192];
-    for (int reads = 0; reads < 1024 && ::recv(fd, drain, sizeof drain, MSG_DONTWAIT) > 0; ++reads) {
+    for (int reads = 0; reads < 1024 && ::recv(fd, drain, sizeof drain, MSG_DONTWAIT) > 0;
+         ++reads) {
     }
   }
   throw Error(std::string(op), missing, where_, ETIMEDOUT,

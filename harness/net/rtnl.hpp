@@ -14,8 +14,8 @@
 #pragma once
 
 #include <netlink/addr.h>
-#include <netlink/socket.h>
 #include <netlink/route/link.h>
+#include <netlink/socket.h>
 
 #include <chrono>
 #include <functional>
@@ -67,9 +67,8 @@ class Rtnl {
   // subscription is made before the first call, so no change is missed, and
   // each further call follows a notification: no polling on a timer. Throws
   // Error(op, <what is missing>, ETIMEDOUT) at the deadline.
-  void waitUntil(std::initializer_list<int> groups,
-                 const std::function<std::string()>& not_ready, std::string_view op,
-                 std::chrono::milliseconds deadline) const;
+  void waitUntil(std::initializer_list<int> groups, const std::function<std::string()>& not_ready,
+                 std::string_view op, std::chrono::milliseconds deadline) const;
 
  private:
   // The errno in the kernel's last NLMSG_ERROR, which libnl would otherwise

@@ -14,7 +14,9 @@ namespace {
 constexpr int kRouterNumber = 254;
 
 EndSpec hostEnd(std::string node, std::string link, int segment, int number) {
-  return EndSpec{std::move(node), std::move(link), planMac(segment, number),
+  return EndSpec{std::move(node),
+                 std::move(link),
+                 planMac(segment, number),
                  {planPrefix(AF_INET, segment, number), planPrefix(AF_INET6, segment, number)}};
 }
 
@@ -29,8 +31,8 @@ void addDefaultRoutes(TopologySpec& spec, const std::string& node, const std::st
   }
 }
 
-void attachToSwitch(TopologySpec& spec, const std::string& sw, const std::string& host,
-                    int segment, int number) {
+void attachToSwitch(TopologySpec& spec, const std::string& sw, const std::string& host, int segment,
+                    int number) {
   spec.wires.push_back(WireSpec{EndSpec{sw, host, {}, {}}, hostEnd(host, "eth0", segment, number)});
 }
 
@@ -66,8 +68,10 @@ TopologySpec TopologySpec::twoHosts() {
 
 TopologySpec TopologySpec::routed() {
   TopologySpec spec{"routed", {{"h1"}, {"r1", NodeKind::kRouter}, {"h2"}}, {}, {}};
-  spec.wires.push_back(WireSpec{hostEnd("h1", "eth0", 1, 1), hostEnd("r1", "eth0", 1, kRouterNumber)});
-  spec.wires.push_back(WireSpec{hostEnd("r1", "eth1", 2, kRouterNumber), hostEnd("h2", "eth0", 2, 2)});
+  spec.wires.push_back(
+      WireSpec{hostEnd("h1", "eth0", 1, 1), hostEnd("r1", "eth0", 1, kRouterNumber)});
+  spec.wires.push_back(
+      WireSpec{hostEnd("r1", "eth1", 2, kRouterNumber), hostEnd("h2", "eth0", 2, 2)});
   addDefaultRoutes(spec, "h1", "eth0", 1);
   addDefaultRoutes(spec, "h2", "eth0", 2);
   return spec;
@@ -114,7 +118,8 @@ void TopologySpec::validate() const {
     if (n.name.empty() || n.name.size() >= IFNAMSIZ)
       throw specError(*this, "node name \"" + n.name + "\" must be 1.." +
                                  std::to_string(IFNAMSIZ - 1) + " characters");
-    if (!names.insert(n.name).second) throw specError(*this, "node \"" + n.name + "\" is listed twice");
+    if (!names.insert(n.name).second)
+      throw specError(*this, "node \"" + n.name + "\" is listed twice");
   }
   std::set<std::pair<std::string, std::string>> links;
   for (const auto& w : wires) {

@@ -87,8 +87,7 @@ void Topology::createNodes() {
 
 Host& Topology::host(std::string_view name) const {
   if (auto it = hosts_.find(name); it != hosts_.end()) return *it->second;
-  throw Error("find", quoted("host", name), quoted("topology", spec_.name), ENOENT,
-              "no such host");
+  throw Error("find", quoted("host", name), quoted("topology", spec_.name), ENOENT, "no such host");
 }
 
 Switch& Topology::switchNode(std::string_view name) const {
