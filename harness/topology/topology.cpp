@@ -87,7 +87,8 @@ void Topology::createNodes() {
 
 Host& Topology::host(std::string_view name) const {
   if (auto it = hosts_.find(name); it != hosts_.end()) return *it->second;
-  throw Error("find", quoted("host", name), quoted("topology", spec_.name), ENOENT, "no such host");
+  throw Error("find", quoted("host", name), quoted("topology", spec_.name), ENOENT,
+              spec_.find(name) != nullptr ? "host is down" : "no such host");
 }
 
 Switch& Topology::switchNode(std::string_view name) const {
@@ -133,37 +134,56 @@ void Topology::addRoutes(const std::string& node, std::string_view link) {
 }
 
 void Topology::rebuild(std::string_view name) {
+  takeDown(name);
+  bringUp(name);
+}
+
+void Topology::takeDown(std::string_view name) {
   auto it = hosts_.find(name);
   if (it == hosts_.end())
-    throw Error("rebuild", quoted("host", name), quoted("topology", spec_.name), ENOENT,
-                "no such host");
-  const NodeSpec& node = *spec_.find(name);
+    throw Error("take down", quoted("host", name), quoted("topology", spec_.name), ENOENT,
+                spec_.find(name) != nullptr ? "host is already down" : "no such host");
 
-  // 1. Cut every wire of the host. RTM_DELLINK returns once both ends are
-  //    unregistered, so the far ends' names are free again, and the far
-  //    hosts' addresses and routes on them are gone.
-  std::vector<Wire*> cut;
+  // 1. Cut every wire of the host first, so that nothing it does from here
+  //    on (sockets closing, FINs, RSTs) can reach anyone. RTM_DELLINK returns
+  //    once both ends are unregistered: the far ends' names are free again,
+  //    and the far hosts' addresses and routes on them are gone.
   for (auto& w : wires_) {
     if (w.spec->a.node != name && w.spec->b.node != name) continue;
     w.veth.reset();
     for (const EndSpec* e : {&w.spec->a, &w.spec->b})
       if (e->node != name && hosts_.count(e->node)) host(e->node).forgetLink(e->link);
-    cut.push_back(&w);
   }
 
-  // 2. Drop the namespace: its sockets lose their links, and the kernel
-  //    frees the namespace when the last of them closes.
-  it->second.reset();
-  it->second = makeHost(node);
-
-  // 3. Plumb the same wires again, then the routes that ride on them.
-  for (Wire* w : cut) {
-    plumb(*w);
-    for (const EndSpec* e : {&w->spec->a, &w->spec->b})
-      if (hosts_.count(e->node)) addRoutes(e->node, e->link);
-  }
-  waitReady(cut);
+  // 2. Drop the namespace: sockets still open in it have no link left, and
+  //    the kernel frees it when the last of them closes.
+  hosts_.erase(it);
 }
+
+void Topology::bringUp(std::string_view name) {
+  const NodeSpec* node = spec_.find(name);
+  if (node == nullptr || node->kind == NodeKind::kSwitch)
+    throw Error("bring up", quoted("host", name), quoted("topology", spec_.name), ENOENT,
+                "no such host");
+  if (hosts_.count(name))
+    throw Error("bring up", quoted("host", name), quoted("topology", spec_.name), EEXIST,
+                "host is already up");
+  hosts_.emplace(node->name, makeHost(*node));
+
+  // Plumb its wires again, with the same names, MACs and addresses, then the
+  // routes that ride on them, on both ends.
+  std::vector<Wire*> plumbed;
+  for (auto& w : wires_) {
+    if (w.veth || (w.spec->a.node != name && w.spec->b.node != name)) continue;
+    plumb(w);
+    for (const EndSpec* e : {&w.spec->a, &w.spec->b})
+      if (hosts_.count(e->node)) addRoutes(e->node, e->link);
+    plumbed.push_back(&w);
+  }
+  waitReady(plumbed);
+}
+
+bool Topology::isUp(std::string_view name) const { return hosts_.count(name) != 0; }
 
 void Topology::waitReady(const std::vector<Wire*>& only) {
   std::map<std::string, std::vector<std::string>, std::less<>> links;

@@ -4,10 +4,10 @@
 // undone before the Error propagates. Teardown closes the namespaces; the
 // kernel frees links, addresses and routes with them, off the caller's path.
 //
-// rebuild(host) is the reboot primitive: the host's wires are deleted
-// (synchronously, so their names are free again at once), its namespace and
-// every socket bound to it are dropped, and a fresh namespace comes back with
-// the same links, addresses, MACs and routes. Nodes on the other end of its
+// rebuild(host) is the reboot primitive (takeDown, then bringUp): the host's
+// wires are deleted (synchronously, so their names are free again at once),
+// its namespace and every socket bound to it are dropped, and a fresh
+// namespace comes back with the same links, addresses, MACs and routes. Nodes on the other end of its
 // wires get their side re-plumbed too. Since the MAC is unchanged, peers'
 // neighbour entries stay valid, and the switch learns the new port on the
 // first frame: the host is reachable at once.
@@ -44,7 +44,15 @@ class Topology {
   // The first address of `family` on the host's first wire.
   IpAddress address(std::string_view host, int family) const;
 
+  // takeDown() then bringUp(): the reboot primitive.
   void rebuild(std::string_view host);
+  // A crash: cuts the host's wires, then drops its namespace. Until
+  // bringUp(), host(name) throws ("host is down").
+  void takeDown(std::string_view host);
+  // Rebuilds a host taken down: same links, MACs, addresses and routes, on
+  // both ends of each of its wires, ready to carry traffic on return.
+  void bringUp(std::string_view host);
+  bool isUp(std::string_view host) const;
 
  private:
   struct Wire {
