@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "error.hpp"
+#include "net/address.hpp"
 
 namespace deadpeer {
 namespace {
@@ -171,6 +172,18 @@ void waitLinksReady(const Rtnl& rtnl, const std::vector<std::string>& links,
                     std::chrono::milliseconds deadline) {
   rtnl.waitUntil(
       {RTNLGRP_LINK}, [&] { return linksNotReady(rtnl, links); }, "wait for link ready", deadline);
+}
+
+void waitTrafficReady(const Rtnl& rtnl, const std::vector<std::string>& links, bool addresses,
+                      std::chrono::milliseconds deadline) {
+  rtnl.waitUntil(
+      {RTNLGRP_LINK, RTNLGRP_IPV6_IFADDR},
+      [&] {
+        std::string missing = linksNotReady(rtnl, links);
+        if (missing.empty() && addresses) missing = addressesNotUsable(rtnl);
+        return missing;
+      },
+      "wait for traffic ready", deadline);
 }
 
 Veth::Veth(const Rtnl& a_ns, VethEnd a, const Rtnl& b_ns, VethEnd b)

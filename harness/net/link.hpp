@@ -59,6 +59,11 @@ void setLinkUp(const Rtnl& rtnl, std::string_view name, bool up);
 // ETIMEDOUT naming the first link still not ready at the deadline.
 void waitLinksReady(const Rtnl& rtnl, const std::vector<std::string>& links,
                     std::chrono::milliseconds deadline);
+// waitLinksReady, and then also waitAddressesUsable for the namespace's IPv6
+// addresses: what a link needs before a first packet on it gets through.
+void waitTrafficReady(const Rtnl& rtnl, const std::vector<std::string>& links, bool addresses,
+                      std::chrono::milliseconds deadline);
+
 // The check behind waitLinksReady: "" when all are ready, else the first
 // link that is not and why.
 std::string linksNotReady(const Rtnl& rtnl, const std::vector<std::string>& links);

@@ -22,6 +22,11 @@ Host::Host(std::string name, std::string_view role, bool forwarding)
                            // DAD then completes at once (see net/address.hpp).
                            writeSysctlHere("net.ipv6.conf.default.accept_dad", "0", where);
                            writeSysctlHere("net.ipv6.conf.all.accept_dad", "0", where);
+                           // A link that goes down keeps its IPv6 addresses,
+                           // as an unplugged cable would (the kernel's
+                           // default flushes them).
+                           writeSysctlHere("net.ipv6.conf.default.keep_addr_on_down", "1", where);
+                           writeSysctlHere("net.ipv6.conf.all.keep_addr_on_down", "1", where);
                            if (forwarding) {
                              writeSysctlHere("net.ipv4.ip_forward", "1", where);
                              writeSysctlHere("net.ipv6.conf.all.forwarding", "1", where);

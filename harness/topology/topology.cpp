@@ -191,18 +191,8 @@ void Topology::waitReady(const std::vector<Wire*>& only) {
     if (!only.empty() && std::find(only.begin(), only.end(), &w) == only.end()) continue;
     for (const EndSpec* e : {&w.spec->a, &w.spec->b}) links[e->node].push_back(e->link);
   }
-  for (const auto& [node, names] : links) {
-    const Rtnl& rtnl = rtnlOf(node);
-    const bool has_addresses = hosts_.count(node) != 0;
-    rtnl.waitUntil(
-        {RTNLGRP_LINK, RTNLGRP_IPV6_IFADDR},
-        [&] {
-          std::string missing = linksNotReady(rtnl, names);
-          if (missing.empty() && has_addresses) missing = addressesNotUsable(rtnl);
-          return missing;
-        },
-        "wait for " + node + " ready", kReadyDeadline);
-  }
+  for (const auto& [node, names] : links)
+    waitTrafficReady(rtnlOf(node), names, hosts_.count(node) != 0, kReadyDeadline);
 }
 
 }  // namespace deadpeer

@@ -1,0 +1,16 @@
+// fault/kinds: the factory of each family of fault kinds, for makeFault().
+// Private to the fault module.
+#pragma once
+
+#include <memory>
+
+#include "fault/fault.hpp"
+
+namespace deadpeer::fault_kinds {
+
+std::unique_ptr<Fault> route(Topology& topology, const FaultSpec& spec);
+std::unique_ptr<Fault> linkDown(Topology& topology, const FaultSpec& spec);
+std::unique_ptr<Fault> process(Topology& topology, const FaultSpec& spec);
+std::unique_ptr<Fault> reboot(Topology& topology, const FaultSpec& spec);
+
+}  // namespace deadpeer::fault_kinds
