@@ -85,10 +85,9 @@ const Results& results() {
     }
     for (const Probe& probe : kProbes) {
       const std::string why = scratch ? tryProbe(*scratch, probe) : no_namespace;
-      reasons[probe.feature] =
-          why.empty() ? std::string()
-                      : std::string("nftables ") + probe.kind + " \"" + probe.feature +
-                            "\" unavailable: " + why;
+      reasons[probe.feature] = why.empty() ? std::string()
+                                           : std::string("nftables ") + probe.kind + " \"" +
+                                                 probe.feature + "\" unavailable: " + why;
     }
   });
   return reasons;
@@ -111,8 +110,7 @@ std::string nftFeatureUnavailableReason(std::string_view feature) {
   if (std::find(names.begin(), names.end(), feature) == names.end()) {
     std::string known;
     for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
-    throw Error("nft feature", quoted("feature", feature), "", EINVAL,
-                "unknown; expected one of " + known);
+    throw Error("nft", quoted("feature", feature), "", EINVAL, "unknown; expected one of " + known);
   }
   return results().find(feature)->second;
 }

@@ -61,7 +61,8 @@ std::vector<std::string_view> lines(std::string_view text) {
   return out;
 }
 
-constexpr const char* kNameRule = "names are letters, digits, '_', '-' and '.', and start with a letter or '_'";
+constexpr const char* kNameRule =
+    "names are letters, digits, '_', '-' and '.', and start with a letter or '_'";
 
 // A subset of what nft's scanner takes for a name. Checked here so that a
 // name can never smuggle a second command into a batch.
@@ -70,8 +71,9 @@ bool isIdentifier(std::string_view name) {
   auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   if (!letter(name[0]) && name[0] != '_') return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return letter(c) || digit(c) || c == '_' || c == '-' || c == '.'; });
+  return std::all_of(name.begin(), name.end(), [&](char c) {
+    return letter(c) || digit(c) || c == '_' || c == '-' || c == '.';
+  });
 }
 
 // A rule must stay one command: a line break, ';' or '#' outside a quoted
@@ -186,8 +188,7 @@ void checkNfTablesAnswers(const std::string& object, const std::string& where) {
       const int err = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
       if (err == 0) return;
       if (err == EPERM)
-        throw Error("nft", object, where, EPERM,
-                    "no CAP_NET_ADMIN over this network namespace");
+        throw Error("nft", object, where, EPERM, "no CAP_NET_ADMIN over this network namespace");
       if (err == EOPNOTSUPP)
         throw Error("nft", object, where, EOPNOTSUPP, "nf_tables is not available");
       throw Error::fromErrno("nft", object, where, err);
@@ -243,7 +244,8 @@ class NftSession {
       if (nft_ctx_buffer_output(ctx.get()) != 0 || nft_ctx_buffer_error(ctx.get()) != 0)
         throw Error("nft", object, ns.label(), ENOMEM, "cannot buffer libnftables output");
     }
-    return std::shared_ptr<NftSession>(new NftSession(std::move(ctx), std::move(netns), ns.label()));
+    return std::shared_ptr<NftSession>(
+        new NftSession(std::move(ctx), std::move(netns), ns.label()));
   }
 
   const std::string& where() const noexcept { return where_; }
@@ -255,15 +257,18 @@ class NftSession {
     // line; for a file it says "<file>:<line>:<columns>: Error: ...".
     UniqueFd file(::memfd_create("deadpeer-nft", MFD_CLOEXEC));
     if (!file) throw Error::fromErrno("memfd_create", "nft batch", where_, errno);
+    // Ended by a new line, as nft_run_cmd_from_buffer() ends a buffer, so
+    // that errors read the same ("unexpected newline", not "end of file").
+    std::string text(commands);
+    if (text.empty() || text.back() != '\n') text += '\n';
     std::size_t written = 0;
-    for (int writes = 0; writes < 1024 && written < commands.size(); ++writes) {
-      const ssize_t n =
-          ::write(file.get(), commands.data() + written, commands.size() - written);
+    for (int writes = 0; writes < 1024 && written < text.size(); ++writes) {
+      const ssize_t n = ::write(file.get(), text.data() + written, text.size() - written);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw Error::fromErrno("write", "nft batch", where_, errno);
       written += static_cast<std::size_t>(n);
     }
-    if (written < commands.size())
+    if (written < text.size())
       throw Error("write", "nft batch", where_, EIO, "short write to memfd");
 
     Outcome outcome;
@@ -312,8 +317,7 @@ NftTable::NftTable(const Netns& ns, std::string family, std::string name)
   if (std::find(kFamilies.begin(), kFamilies.end(), family_) == kFamilies.end())
     throw Error("nft", object, ns.label(), EINVAL,
                 "unknown family; expected inet, ip, ip6, arp, bridge or netdev");
-  if (!isIdentifier(name_))
-    throw Error("nft", object, ns.label(), EINVAL, kNameRule);
+  if (!isIdentifier(name_)) throw Error("nft", object, ns.label(), EINVAL, kNameRule);
   session_ = NftSession::open(ns, NftSession::Access::kModify, object);
   // "create", unlike "add", fails on an existing table: a table that is
   // already there belongs to someone else.
@@ -352,8 +356,8 @@ void NftTable::apply(std::string_view commands) {
   if (failure.line >= 1 && static_cast<std::size_t>(failure.line) <= all.size()) {
     object = "command \"" + std::string(trim(all[failure.line - 1])) + "\"";
     if (all.size() > 1)
-      object += " (line " + std::to_string(failure.line) + " of " + std::to_string(all.size()) +
-                ")";
+      object +=
+          " (line " + std::to_string(failure.line) + " of " + std::to_string(all.size()) + ")";
   } else {
     object = "batch of " + std::to_string(all.size()) + " commands";
   }
@@ -373,8 +377,7 @@ NftRule NftTable::placeRule(std::string_view verb, std::string_view chain, std::
   const std::string table = family_ + " " + name_;
   const std::string text(trim(rule));
   const std::string object = ruleObject(text, chain, table);
-  if (!isIdentifier(chain))
-    throw Error("nft", object, where(), EINVAL, kNameRule);
+  if (!isIdentifier(chain)) throw Error("nft", object, where(), EINVAL, kNameRule);
   if (!isSingleRule(text))
     throw Error("nft", object, where(), EINVAL,
                 "a rule is one line, with no ';' or '#' outside quotes");
@@ -382,10 +385,9 @@ NftRule NftTable::placeRule(std::string_view verb, std::string_view chain, std::
   // With echo and handles, nft prints the rule back as the kernel stored it,
   // "add rule inet deadpeer input tcp dport 80 drop # handle 7", and that
   // handle is what later deletes exactly this rule.
-  const std::string output =
-      session_->runOrThrow(std::string(verb) + " rule " + table + " " + std::string(chain) + " " +
-                               text,
-                           NFT_CTX_OUTPUT_ECHO | NFT_CTX_OUTPUT_HANDLE, object);
+  const std::string output = session_->runOrThrow(
+      std::string(verb) + " rule " + table + " " + std::string(chain) + " " + text,
+      NFT_CTX_OUTPUT_ECHO | NFT_CTX_OUTPUT_HANDLE, object);
   std::vector<std::uint64_t> handles;
   for (std::string_view line : lines(output)) {
     if (line.rfind("add rule ", 0) != 0 && line.rfind("insert rule ", 0) != 0) continue;
@@ -425,17 +427,16 @@ NftRule::~NftRule() {
   if (!session_) return;
   try {
     // ENOENT (the rule, chain or table is gone) leaves nothing to undo.
-    (void)session_->run("delete rule " + table_ + " " + chain_ + " handle " +
-                            std::to_string(handle_),
-                        0);
+    (void)session_->run(
+        "delete rule " + table_ + " " + chain_ + " handle " + std::to_string(handle_), 0);
   } catch (...) {
   }
 }
 
 void NftRule::remove() {
   if (!session_) return;
-  const std::string object = "delete " + ruleObject(text_, chain_, table_) + " (handle " +
-                             std::to_string(handle_) + ")";
+  const std::string object =
+      "delete " + ruleObject(text_, chain_, table_) + " (handle " + std::to_string(handle_) + ")";
   session_->runOrThrow(
       "delete rule " + table_ + " " + chain_ + " handle " + std::to_string(handle_), 0, object);
   session_.reset();
@@ -445,8 +446,7 @@ void NftRule::remove() {
 
 std::string listRuleset(const Netns& ns) {
   const std::string command = "list ruleset";
-  return NftSession::open(ns, NftSession::Access::kRead, command)
-      ->runOrThrow(command, 0, command);
+  return NftSession::open(ns, NftSession::Access::kRead, command)->runOrThrow(command, 0, command);
 }
 
 }  // namespace deadpeer

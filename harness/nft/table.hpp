@@ -27,8 +27,10 @@
 //   nft rule "tcp dport 80 drop" in chain input of table inet deadpeer in
 //   host h1: Could not process rule: No such file or directory
 // The errno is the kernel's where nft reports one (ENOENT for a missing
-// table or chain, EEXIST for an existing table), EINVAL for text nft
-// rejects itself (syntax errors, values out of range).
+// table, chain or rule, EEXIST for an existing table, EOPNOTSUPP where the
+// kernel says so), ENODEV for an unknown interface name, EINVAL for any
+// other text nft rejects itself (syntax errors, values out of range), and
+// EPERM for the machine's own namespace or a caller without CAP_NET_ADMIN.
 //
 // Threading: libnftables 1.0.6 keeps process-global state (an interface
 // cache it frees after every command, one-time library set-up), so every
