@@ -12,5 +12,7 @@ std::unique_ptr<Fault> route(Topology& topology, const FaultSpec& spec);
 std::unique_ptr<Fault> linkDown(Topology& topology, const FaultSpec& spec);
 std::unique_ptr<Fault> process(Topology& topology, const FaultSpec& spec);
 std::unique_ptr<Fault> reboot(Topology& topology, const FaultSpec& spec);
+// drop, loss, reset, firewall-forget, and host-crash with the nft backend.
+std::unique_ptr<Fault> nftables(Topology& topology, const FaultSpec& spec);
 
 }  // namespace deadpeer::fault_kinds

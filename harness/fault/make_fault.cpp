@@ -19,6 +19,14 @@ std::unique_ptr<Fault> makeFault(Topology& topology, const FaultSpec& spec) {
       return fault_kinds::process(topology, spec);
     case FaultKind::kReboot:
       return fault_kinds::reboot(topology, spec);
+    case FaultKind::kLoss:
+    case FaultKind::kReset:
+    case FaultKind::kFirewallForget:
+      return fault_kinds::nftables(topology, spec);
+    case FaultKind::kHostCrash:
+    case FaultKind::kDrop:
+      if (spec.backend == Backend::kNft) return fault_kinds::nftables(topology, spec);
+      break;
     default:
       break;
   }

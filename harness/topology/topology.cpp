@@ -183,6 +183,29 @@ void Topology::bringUp(std::string_view name) {
   waitReady(plumbed);
 }
 
+std::vector<Topology::LinkEnd> Topology::linksOf(std::string_view name) const {
+  std::vector<LinkEnd> out;
+  for (const auto& w : spec_.wires) {
+    if (w.a.node == name) out.push_back({w.a.node, w.a.link});
+    if (w.b.node == name) out.push_back({w.b.node, w.b.link});
+  }
+  return out;
+}
+
+std::vector<Topology::LinkEnd> Topology::farEndsOf(std::string_view name) const {
+  std::vector<LinkEnd> out;
+  for (const auto& w : spec_.wires) {
+    if (w.a.node == name) out.push_back({w.b.node, w.b.link});
+    if (w.b.node == name) out.push_back({w.a.node, w.a.link});
+  }
+  return out;
+}
+
+const Netns& Topology::netnsOf(std::string_view node) const {
+  if (auto it = switches_.find(node); it != switches_.end()) return it->second->netns();
+  return host(node).netns();
+}
+
 bool Topology::isUp(std::string_view name) const { return hosts_.count(name) != 0; }
 
 void Topology::waitReady(const std::vector<Wire*>& only) {

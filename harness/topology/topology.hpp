@@ -7,10 +7,9 @@
 // rebuild(host) is the reboot primitive (takeDown, then bringUp): the host's
 // wires are deleted (synchronously, so their names are free again at once),
 // its namespace and every socket bound to it are dropped, and a fresh
-// namespace comes back with the same links, addresses, MACs and routes. Nodes on the other end of its
-// wires get their side re-plumbed too. Since the MAC is unchanged, peers'
-// neighbour entries stay valid, and the switch learns the new port on the
-// first frame: the host is reachable at once.
+// namespace comes back with the same links, addresses, MACs and routes. Nodes on the other end of
+// its wires get their side re-plumbed too. Since the MAC is unchanged, peers' neighbour entries
+// stay valid, and the switch learns the new port on the first frame: the host is reachable at once.
 //
 // If rebuild() throws, the topology is left partly plumbed; destroying it
 // still frees everything.
@@ -46,6 +45,18 @@ class Topology {
 
   // takeDown() then bringUp(): the reboot primitive.
   void rebuild(std::string_view host);
+
+  // One end of a wire: a link of a node.
+  struct LinkEnd {
+    std::string node;
+    std::string link;
+  };
+  // The host's own ends of its wires, and the far end of each, in the same
+  // order (the far end may be a switch port).
+  std::vector<LinkEnd> linksOf(std::string_view host) const;
+  std::vector<LinkEnd> farEndsOf(std::string_view host) const;
+  // The namespace of any node, host or switch.
+  const Netns& netnsOf(std::string_view node) const;
   // A crash: cuts the host's wires, then drops its namespace. Until
   // bringUp(), host(name) throws ("host is down").
   void takeDown(std::string_view host);
