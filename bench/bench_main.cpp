@@ -1,0 +1,33 @@
+// The main() of every benchmark binary: enter a private user and network
+// namespace when unprivileged, and a private mount namespace with its own
+// /run/netns (bench/private_netns_dir.hpp), all before any thread starts;
+// then run the benchmarks and print the ratios they declared
+// (bench/ratio_reporter.hpp).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+
+#include "error.hpp"
+#include "private_netns_dir.hpp"
+#include "privilege.hpp"
+#include "ratio_reporter.hpp"
+
+int main(int argc, char** argv) {
+  try {
+    deadpeer::enterPrivateNamespaces();
+  } catch (const deadpeer::Error& e) {
+    std::fprintf(stderr, "deadpeer: %s\n", e.what());
+    return 1;
+  }
+  // A failure here only matters to benchmarks that name namespaces; they
+  // skip with the reason.
+  deadpeer::bench::enterPrivateNetnsDir();
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  deadpeer::bench::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.printRatios();
+  benchmark::Shutdown();
+  return 0;
+}
