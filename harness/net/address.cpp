@@ -88,8 +88,10 @@ NlAddrPtr toNlAddr(const IpPrefix& prefix) {
 }
 
 Address::Address(const Rtnl& rtnl, std::string link, IpPrefix prefix)
-    : rtnl_(&rtnl), link_(std::move(link)), prefix_(prefix) {
-  ifindex_ = getLink(rtnl, link_).ifindex;
+    : Address(rtnl, link, getLink(rtnl, link).ifindex, prefix) {}
+
+Address::Address(const Rtnl& rtnl, std::string link, int ifindex, IpPrefix prefix)
+    : rtnl_(&rtnl), link_(std::move(link)), ifindex_(ifindex), prefix_(prefix) {
   AddrPtr addr(rtnl_addr_alloc());
   if (!addr) throw Error("rtnl_addr_alloc", prefix_.str(), rtnl.where(), ENOMEM, "out of memory");
   NlAddrPtr local = toNlAddr(prefix_);

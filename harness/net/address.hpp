@@ -54,6 +54,8 @@ NlAddrPtr toNlAddr(const IpPrefix& prefix);
 class Address {
  public:
   Address(const Rtnl& rtnl, std::string link, IpPrefix prefix);
+  // The same, for a caller that knows the link's index already.
+  Address(const Rtnl& rtnl, std::string link, int ifindex, IpPrefix prefix);
   ~Address();
   Address(Address&& other) noexcept;
   Address& operator=(Address&&) = delete;

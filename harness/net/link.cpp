@@ -43,14 +43,15 @@ LinkPtr allocLink(const Rtnl& rtnl, std::string_view what) {
   return link;
 }
 
-// A change request addressed by name: RTM_NEWLINK on an existing link.
+// A change addressed by name: RTM_NEWLINK without NLM_F_CREATE on an
+// existing link, which the kernel finds by IFLA_IFNAME; one round trip,
+// no lookup of the index first.
 void changeLink(const Rtnl& rtnl, std::string_view name, rtnl_link* changes,
                 std::string_view what) {
-  LinkPtr orig = allocLink(rtnl, what);
-  rtnl_link_set_name(orig.get(), std::string(name).c_str());
-  rtnl_link_set_ifindex(orig.get(), getLink(rtnl, name).ifindex);
-  rtnl.check(rtnl_link_change(rtnl.sock(), orig.get(), changes, 0), "RTM_NEWLINK",
-             quoted("link", name) + " " + std::string(what));
+  const std::string object = quoted("link", name) + " " + std::string(what);
+  checkLinkName(rtnl, "link", name);
+  rtnl_link_set_name(changes, std::string(name).c_str());
+  rtnl.check(rtnl_link_add(rtnl.sock(), changes, 0), "RTM_NEWLINK", object);
 }
 
 void deleteLinkQuietly(const Rtnl& rtnl, const std::string& name) noexcept {

@@ -1,7 +1,8 @@
 // ns: anonymous network namespaces held by file descriptor.
 //
-// A Netns is created by unshare(CLONE_NEWNET) on a short-lived helper thread
-// and kept alive only by the descriptor of /proc/thread-self/ns/net. Nothing
+// A Netns is created by unshare(CLONE_NEWNET), which moves the calling thread
+// into it just long enough to open /proc/thread-self/ns/net; that descriptor
+// alone keeps it alive, and the thread returns to its namespace at once. Nothing
 // is named under /var/run/netns, so when the harness dies, however it dies,
 // the kernel frees every namespace, link and route it made.
 //
@@ -34,10 +35,10 @@ namespace deadpeer {
 class Netns {
  public:
   // A new, empty network namespace (only a down `lo`). `label` names it in
-  // error messages, e.g. "host h1". `inside`, if given, runs on the creating
+  // error messages, e.g. "host h1". `inside`, if given, runs on the calling
   // thread while it is still in the new namespace (for /proc/sys writes that
-  // then need no setns); what it throws propagates, and the namespace is
-  // dropped.
+  // then need no further setns); what it throws propagates, and the
+  // namespace is dropped.
   static Netns create(std::string label, const std::function<void()>& inside = {});
   // The namespace the calling thread is in now.
   static Netns current(std::string label);

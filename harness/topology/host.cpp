@@ -46,6 +46,10 @@ void Host::addAddress(const std::string& link, const IpPrefix& prefix) {
   addresses_.emplace_back(rtnl_, link, prefix);
 }
 
+void Host::addAddress(const std::string& link, int ifindex, const IpPrefix& prefix) {
+  addresses_.emplace_back(rtnl_, link, ifindex, prefix);
+}
+
 void Host::addRoute(const RouteSpec& route) { routes_.emplace_back(rtnl_, route); }
 
 void Host::forgetLink(std::string_view link) noexcept {

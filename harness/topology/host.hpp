@@ -37,6 +37,7 @@ class Host {
   const Rtnl& rtnl() const noexcept { return rtnl_; }
 
   void addAddress(const std::string& link, const IpPrefix& prefix);
+  void addAddress(const std::string& link, int ifindex, const IpPrefix& prefix);
   void addRoute(const RouteSpec& route);
   // The link is gone (its veth peer was deleted), and the kernel removed its
   // addresses and routes with it: stop owning them.

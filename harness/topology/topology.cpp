@@ -125,7 +125,8 @@ void Topology::plumb(Wire& wire) {
 void Topology::configureEnd(const EndSpec& end) {
   if (end.addresses.empty()) return;
   Host& h = host(end.node);
-  for (const auto& p : end.addresses) h.addAddress(end.link, p);
+  const int ifindex = getLink(h.rtnl(), end.link).ifindex;
+  for (const auto& p : end.addresses) h.addAddress(end.link, ifindex, p);
 }
 
 void Topology::addRoutes(const std::string& node, std::string_view link) {
