@@ -14,5 +14,7 @@ std::unique_ptr<Fault> process(Topology& topology, const FaultSpec& spec);
 std::unique_ptr<Fault> reboot(Topology& topology, const FaultSpec& spec);
 // drop, loss, reset, firewall-forget, and host-crash with the nft backend.
 std::unique_ptr<Fault> nftables(Topology& topology, const FaultSpec& spec);
+// host-crash and drop with the tc backend, and delay.
+std::unique_ptr<Fault> tc(Topology& topology, const FaultSpec& spec);
 
 }  // namespace deadpeer::fault_kinds

@@ -1,12 +1,15 @@
 #include <cerrno>
 
 #include "error.hpp"
+#include "fault/capabilities.hpp"
 #include "fault/kinds.hpp"
 
 namespace deadpeer {
 
 std::unique_ptr<Fault> makeFault(Topology& topology, const FaultSpec& spec) {
   spec.validate();
+  if (std::string why = unsupportedReason(spec); !why.empty())
+    throw Error("make fault", spec.str(), "", EOPNOTSUPP, why);
   switch (spec.kind) {
     case FaultKind::kBlackhole:
     case FaultKind::kUnreachable:
@@ -26,11 +29,11 @@ std::unique_ptr<Fault> makeFault(Topology& topology, const FaultSpec& spec) {
     case FaultKind::kHostCrash:
     case FaultKind::kDrop:
       if (spec.backend == Backend::kNft) return fault_kinds::nftables(topology, spec);
-      break;
-    default:
-      break;
+      return fault_kinds::tc(topology, spec);
+    case FaultKind::kDelay:
+      return fault_kinds::tc(topology, spec);
   }
-  throw Error("make fault", spec.str(), "", ENOSYS, "not implemented yet");
+  throw Error("make fault", spec.str(), "", EINVAL, "unknown fault kind");
 }
 
 }  // namespace deadpeer
