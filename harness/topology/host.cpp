@@ -18,14 +18,13 @@ Host::Host(std::string name, std::string_view role, bool forwarding)
     : name_(std::move(name)),
       netns_(createNamed(role, name_,
                          [&, where = std::string(role) + " " + name_] {
-                           // Links made from here on inherit "default", and
-                           // DAD then completes at once (see net/address.hpp).
+                           // New links inherit "default", and DAD then completes
+                           // at once (see net/address.hpp); "all" is 0 already.
+                           // keep_addr_on_down holds if "all" or the link's own
+                           // value is set: a link that goes down keeps its IPv6
+                           // addresses, as with an unplugged cable (the
+                           // kernel's default flushes them).
                            writeSysctlHere("net.ipv6.conf.default.accept_dad", "0", where);
-                           writeSysctlHere("net.ipv6.conf.all.accept_dad", "0", where);
-                           // A link that goes down keeps its IPv6 addresses,
-                           // as an unplugged cable would (the kernel's
-                           // default flushes them).
-                           writeSysctlHere("net.ipv6.conf.default.keep_addr_on_down", "1", where);
                            writeSysctlHere("net.ipv6.conf.all.keep_addr_on_down", "1", where);
                            if (forwarding) {
                              writeSysctlHere("net.ipv4.ip_forward", "1", where);
