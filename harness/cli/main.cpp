@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "error.hpp"
+#include "fault/capabilities.hpp"
+#include "fault/fault.hpp"
 #include "privilege.hpp"
 #include "topology/reach.hpp"
 #include "topology/topology.hpp"
@@ -68,11 +70,39 @@ int topologies(int clients) {
   return 0;
 }
 
+// What this kernel can do, probed for real in a scratch namespace.
+int features() {
+  std::printf("%-28s %-10s %s\n", "feature", "here", "needed by");
+  int missing = 0;
+  for (const auto& f : probeKernelFeatures()) {
+    std::printf("%-28s %-10s %s\n", f.name.c_str(), f.available ? "available" : "MISSING",
+                f.needed_by.c_str());
+    missing += f.available ? 0 : 1;
+  }
+  std::printf("%d missing; faults that need them are refused as unsupported\n", missing);
+  return 0;
+}
+
+// The table of fault kinds, and whether this kernel can inject each.
+int faults() {
+  std::printf("%-16s %-10s %-58s %s\n", "kind", "here", "layer", "models");
+  for (const auto& k : faultKinds()) {
+    FaultSpec spec;
+    spec.kind = k.kind;
+    const std::string why = unsupportedReason(spec);
+    std::printf("%-16s %-10s %-58s %s\n", std::string(k.name).c_str(), why.empty() ? "yes" : "no",
+                std::string(k.layer).c_str(), std::string(k.models).c_str());
+  }
+  return 0;
+}
+
 void usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: deadpeer topologies [--clients N]\n"
+               "usage: deadpeer topologies [--clients N] | features | faults\n"
                "  topologies   build the standard topologies, prove each one end to end over\n"
-               "               IPv4 and IPv6, tear them down, and print how long each step took\n");
+               "               IPv4 and IPv6, tear them down, and print how long each step took\n"
+               "  features     probe what this kernel can do (qdiscs, tc actions, nftables)\n"
+               "  faults       list the fault kinds, their kernel layer, and which work here\n");
 }
 
 }  // namespace
@@ -99,6 +129,8 @@ int main(int argc, char** argv) {
       std::printf("deadpeer: running as %s\n", privilege.description.c_str());
       return topologies(clients);
     }
+    if (args[0] == "features" && args.size() == 1) return features();
+    if (args[0] == "faults" && args.size() == 1) return faults();
     std::fprintf(stderr, "deadpeer: unknown command '%.*s'\n", static_cast<int>(args[0].size()),
                  args[0].data());
     usage(stderr);

@@ -1,11 +1,10 @@
 // The kinds made of nftables rules: drop, loss, reset, firewall-forget, and
 // host-crash's nftables backend.
 //
-// Each fault owns one table in the namespace it acts in. The constructor
-// creates it empty (no chains, so no effect); apply() adds the chains and
-// rules in one transaction and revert() removes them in one transaction, so
-// the ruleset after revert() reads exactly as before apply(), and the apply
-// latency is one nftables commit.
+// Each fault owns one table in the namespace it acts in, made by apply()
+// with its chains and rules and deleted whole by revert(), so nothing
+// changes before apply() and the ruleset after revert() reads exactly as
+// before apply().
 //
 // A Flow names a connection as the host where the fault acts sees it:
 // source is this host's side, destination the peer's. Egress matches the
@@ -67,21 +66,28 @@ class NftFault final : public Fault {
            std::vector<std::pair<std::string, std::string>> sysctls = {})
       : Fault(spec),
         ns_(ns),
-        table_(ns, std::move(family), uniqueTableName(faultKindInfo(spec.kind).name)),
+        family_(std::move(family)),
+        name_(uniqueTableName(faultKindInfo(spec.kind).name)),
         chains_(std::move(chains)),
         sysctls_(std::move(sysctls)) {}
   ~NftFault() override { revertOnDestruction(); }
 
  private:
-  std::string prefix() const { return table_.family() + " " + table_.name(); }
+  std::string prefix() const { return family_ + " " + name_; }
 
   void doApply() override {
+    table_.emplace(ns_, family_, name_);
     std::string batch;
     for (const auto& c : chains_) {
       batch += "add chain " + prefix() + " " + c.name + " { " + c.hook + " }\n";
       for (const auto& r : c.rules) batch += "add rule " + prefix() + " " + c.name + " " + r + "\n";
     }
-    table_.apply(batch);
+    try {
+      table_->apply(batch);
+    } catch (...) {
+      table_.reset();
+      throw;
+    }
     // Conntrack's sysctls exist once a ct rule has loaded it, so after the
     // batch; the old values are kept for revert().
     saved_.clear();
@@ -95,13 +101,13 @@ class NftFault final : public Fault {
     for (auto it = saved_.rbegin(); it != saved_.rend(); ++it)
       writeSysctl(ns_, it->first, it->second);
     saved_.clear();
-    std::string batch = "flush table " + prefix() + "\n";
-    for (const auto& c : chains_) batch += "delete chain " + prefix() + " " + c.name + "\n";
-    table_.apply(batch);
+    table_.reset();  // deletes the table with every chain and rule in it
   }
 
   const Netns& ns_;
-  NftTable table_;
+  std::string family_;
+  std::string name_;
+  std::optional<NftTable> table_;
   std::vector<Chain> chains_;
   std::vector<std::pair<std::string, std::string>> sysctls_;
   std::vector<std::pair<std::string, std::string>> saved_;
