@@ -1,5 +1,7 @@
 #include "private_netns_dir.hpp"
 
+#include "privilege.hpp"
+
 #include <dirent.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -20,16 +22,6 @@ std::string& unavailable() {
 
 std::string failed(const std::string& step, int err) { return step + ": " + std::strerror(err); }
 
-int threadCount() {
-  DIR* dir = ::opendir("/proc/self/task");
-  if (dir == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = ::readdir(dir))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(dir);
-  return n;
-}
-
 // Where iproute2 keeps named namespaces: /var/run/netns, compiled in, and
 // /var/run is normally a symlink to /run.
 std::string netnsDir() {
@@ -46,7 +38,7 @@ std::string mountTmpfs(const std::string& dir) {
 
 // "" on success, else the step that failed.
 std::string isolate() {
-  if (const int n = threadCount(); n != 1)
+  if (const int n = processThreadCount(); n != 1)
     return "unshare(CLONE_NEWNS) must run before any thread starts (found " + std::to_string(n) +
            " threads)";
   if (::unshare(CLONE_NEWNS) != 0) return failed("unshare(CLONE_NEWNS)", errno);

@@ -21,7 +21,9 @@ void writeProcFile(const char* path, const std::string& text) {
     throw Error::fromErrno("write", std::string(path) + " = " + text, "user namespace", errno);
 }
 
-int threadCount() {
+}  // namespace
+
+int processThreadCount() {
   DIR* dir = ::opendir("/proc/self/task");
   if (dir == nullptr) return -1;
   int n = 0;
@@ -31,14 +33,12 @@ int threadCount() {
   return n;
 }
 
-}  // namespace
-
 Privilege enterPrivateNamespaces() {
   if (::geteuid() == 0) return {PrivilegeMode::kRoot, "root"};
 
   // CLONE_NEWUSER is refused to a multithreaded process; say so plainly
   // rather than letting unshare() fail with a bare EINVAL.
-  if (int n = threadCount(); n != 1)
+  if (int n = processThreadCount(); n != 1)
     throw Error("unshare(CLONE_NEWUSER)", "", "this process", EINVAL,
                 "must run before any thread starts (found " + std::to_string(n) + " threads)");
 

@@ -25,4 +25,8 @@ struct Privilege {
 // example when the kernel forbids unprivileged user namespaces).
 Privilege enterPrivateNamespaces();
 
+// How many threads this process has (/proc/self/task), -1 when unknown;
+// namespace calls that require a single-threaded process check it first.
+int processThreadCount();
+
 }  // namespace deadpeer

@@ -81,6 +81,22 @@ NlAddrPtr toNlAddr(const IpAddress& address) {
   return a;
 }
 
+socklen_t toSockaddr(const IpAddress& address, std::uint16_t port, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof out);
+  if (address.family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&out);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    std::memcpy(&sin->sin_addr, address.bytes.data(), 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(port);
+  std::memcpy(&sin6->sin6_addr, address.bytes.data(), 16);
+  return sizeof(sockaddr_in6);
+}
+
 NlAddrPtr toNlAddr(const IpPrefix& prefix) {
   NlAddrPtr a = toNlAddr(prefix.address);
   nl_addr_set_prefixlen(a.get(), prefix.length);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <chrono>
@@ -48,6 +49,9 @@ struct IpPrefix {
 };
 
 NlAddrPtr toNlAddr(const IpAddress& address);
+// The socket address of address:port, for bind() and connect(); returns its
+// length.
+socklen_t toSockaddr(const IpAddress& address, std::uint16_t port, sockaddr_storage& out);
 NlAddrPtr toNlAddr(const IpPrefix& prefix);
 
 // An address on a link, removed again by the destructor.

@@ -15,22 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-socklen_t toSockaddr(const IpAddress& ip, std::uint16_t port, sockaddr_storage& ss) {
-  std::memset(&ss, 0, sizeof ss);
-  if (ip.family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    std::memcpy(&sin->sin_addr, ip.bytes.data(), 4);
-    return sizeof(sockaddr_in);
-  }
-  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  sin6->sin6_family = AF_INET6;
-  sin6->sin6_port = htons(port);
-  std::memcpy(&sin6->sin6_addr, ip.bytes.data(), 16);
-  return sizeof(sockaddr_in6);
-}
-
 }  // namespace
 
 std::chrono::microseconds tcpConnect(const Host& from, const Host& to, const IpAddress& address,
