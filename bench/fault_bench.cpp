@@ -43,7 +43,9 @@ class ParkedProcess {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(1);
       (void)::write(ready[1], "r", 1);
-      for (;;) ::pause();
+      // Parked until killed; bounded by the signals it can absorb.
+      for (int signals = 0; signals < 1024; ++signals) ::pause();
+      ::_exit(0);
     }
     ::close(ready[1]);
     pollfd pfd{ready[0], POLLIN, 0};

@@ -148,17 +148,21 @@ class IpCli {
       ::kill(pid, SIGKILL);
     } else {
       const auto end = Clock::now() + kCommandDeadline;
-      for (;;) {
+      why = "interrupted too often";
+      for (int waits = 0; waits < 64; ++waits) {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(end - Clock::now());
         pollfd p{pidfd.get(), POLLIN, 0};
         const int n = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
-        if (n > 0) break;
+        if (n > 0) {
+          why.clear();
+          break;
+        }
         if (n < 0 && errno == EINTR) continue;
         why = n == 0 ? "still running after " + std::to_string(kCommandDeadline.count()) + " ms"
                      : std::string("poll pidfd: ") + std::strerror(errno);
-        ::kill(pid, SIGKILL);
         break;
       }
+      if (!why.empty()) ::kill(pid, SIGKILL);
     }
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
