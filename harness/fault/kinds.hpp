@@ -16,5 +16,7 @@ std::unique_ptr<Fault> reboot(Topology& topology, const FaultSpec& spec);
 std::unique_ptr<Fault> nftables(Topology& topology, const FaultSpec& spec);
 // host-crash and drop with the tc backend, and delay.
 std::unique_ptr<Fault> tc(Topology& topology, const FaultSpec& spec);
+// Why tc cannot place this fault's ingress drop (its far end is a host), or "".
+std::string tcFarEndProblem(const Topology& topology, const FaultSpec& spec);
 
 }  // namespace deadpeer::fault_kinds

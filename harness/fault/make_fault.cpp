@@ -28,7 +28,11 @@ std::unique_ptr<Fault> makeFault(Topology& topology, const FaultSpec& spec) {
       return fault_kinds::nftables(topology, spec);
     case FaultKind::kHostCrash:
     case FaultKind::kDrop:
-      if (spec.backend == Backend::kNft) return fault_kinds::nftables(topology, spec);
+      // Auto prefers tc, unless an ingress drop would land in another host's
+      // own queue (see tc_fault.cpp).
+      if (spec.backend == Backend::kNft ||
+          (spec.backend == Backend::kAuto && !fault_kinds::tcFarEndProblem(topology, spec).empty()))
+        return fault_kinds::nftables(topology, spec);
       return fault_kinds::tc(topology, spec);
     case FaultKind::kDelay:
       return fault_kinds::tc(topology, spec);

@@ -1,9 +1,13 @@
 // The kinds made of tc: host-crash and drop with the tc backend, and delay.
 //
 // A qdisc acts on what leaves a link, so a fault on what reaches a host is
-// placed on the far end of each of its wires (the peer's link, or the
-// switch port), whose egress is the host's ingress. This needs no gact
-// action, which many kernels (this project's CI among them) lack.
+// placed on the far end of each of its wires, whose egress is the host's
+// ingress. This needs no gact action, which many kernels (this project's CI
+// among them) lack. The far end must be a switch port or a router, never
+// another host: a drop in a host's own queue is not silent loss to it, its
+// TCP sees local congestion and, for one, never counts a keepalive probe
+// that its own qdisc refused, so keepalive would never detect the crash.
+// makeFault() therefore picks nftables for such a wire (tcFarEndProblem).
 //
 //   host-crash: pfifo limit 0 at the root of both ends of every wire;
 //   drop:       htb 1: (default 1:1 passes) with class 1:2 whose leaf is
@@ -150,7 +154,26 @@ class TcFault final : public Fault {
 
 }  // namespace
 
+std::string tcFarEndProblem(const Topology& topology, const FaultSpec& spec) {
+  if (spec.kind == FaultKind::kDelay) return {};
+  if (spec.kind == FaultKind::kDrop && spec.direction == Direction::kEgress) return {};
+  const auto own = topology.linksOf(spec.host);
+  const auto far = topology.farEndsOf(spec.host);
+  for (std::size_t i = 0; i < own.size(); ++i) {
+    if (!spec.link.empty() && own[i].link != spec.link) continue;
+    const NodeSpec* node = topology.spec().find(far[i].node);
+    if (node != nullptr && node->kind == NodeKind::kHost)
+      return "tc cannot drop what reaches " + spec.host + " over its direct link to host " +
+             far[i].node + ": the drop would sit in " + far[i].node +
+             "'s own queue, where its TCP sees local congestion instead of loss (keepalive "
+             "probes are not even counted); use the nftables backend, or a switch between them";
+  }
+  return {};
+}
+
 std::unique_ptr<Fault> tc(Topology& topology, const FaultSpec& spec) {
+  if (std::string why = tcFarEndProblem(topology, spec); !why.empty())
+    throw Error("make fault", spec.str(), "", EINVAL, why);
   return std::make_unique<TcFault>(topology, spec);
 }
 
