@@ -20,8 +20,10 @@ deadpeer_jobs() {
 
 # Prints the build directory:
 #   $DEADPEER_BUILD_DIR if set; else <repo>/build when the caller may write
-#   there; else ${TMPDIR:-/tmp}/deadpeer-build-<uid>, which must be the
-#   caller's own (another user could have made it first).
+#   there; else ${TMPDIR:-/tmp}/deadpeer-build-<uid>-<checksum of the
+#   checkout's path>, one per user and checkout (CMake refuses a build
+#   directory made for another source tree), which must be the caller's own
+#   (another user could have made it first).
 deadpeer_build_dir() {
   if [[ -n ${DEADPEER_BUILD_DIR:-} ]]; then
     printf '%s\n' "$DEADPEER_BUILD_DIR"
@@ -33,7 +35,9 @@ deadpeer_build_dir() {
     return
   fi
   local fallback
-  fallback="${TMPDIR:-/tmp}/deadpeer-build-$(id -u)"
+  local checkout
+  checkout=$(printf '%s' "$DEADPEER_ROOT" | cksum | cut -d' ' -f1)
+  fallback="${TMPDIR:-/tmp}/deadpeer-build-$(id -u)-$checkout"
   if [[ -e $fallback && ! ( -d $fallback && -O $fallback && -w $fallback ) ]]; then
     deadpeer_die "$fallback exists but is not a directory owned and writable by $(id -un);" \
       "remove it or set DEADPEER_BUILD_DIR"
