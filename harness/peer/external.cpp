@@ -374,6 +374,7 @@ ExternalPeer::ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& 
   pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
   if (!pidfd_) {
     const int err = errno;
+    // No pidfd to wait on; SIGKILL cannot be blocked, so the reap is prompt.
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
     throw Error::fromErrno("pidfd_open", object, where_, err);
@@ -401,7 +402,8 @@ ExternalPeer::ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& 
     reader_ = std::thread([this] { run(); });
   } catch (...) {
     ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-    ::waitpid(pid_, nullptr, 0);
+    pollfd gone{pidfd_.get(), POLLIN, 0};
+    if (::poll(&gone, 1, 5000) == 1) ::waitpid(pid_, nullptr, WNOHANG);
     throw;
   }
 }

@@ -1,7 +1,7 @@
 #include "topology/reach.hpp"
 
 #include <netinet/in.h>
-#include <sys/epoll.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -17,56 +17,63 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-std::chrono::microseconds tcpConnect(const Host& from, const Host& to, const IpAddress& address,
-                                     std::uint16_t port, std::chrono::milliseconds deadline) {
-  const std::string object = "TCP " + address.str() + " port " + std::to_string(port);
+std::string objectOf(const IpAddress& address, std::uint16_t port) {
+  return "TCP " + address.str() + " port " + std::to_string(port);
+}
+
+UniqueFd tcpListen(const Host& host, const IpAddress& address, std::uint16_t port) {
+  const std::string object = objectOf(address, port);
   sockaddr_storage ss;
   const socklen_t len = toSockaddr(address, port, ss);
-
-  UniqueFd listener = runIn(to.netns(), [&] {
-    return UniqueFd(::socket(address.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd listener = runIn(host.netns(), [&] {
+    return UniqueFd(::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   });
-  if (!listener) throw Error::fromErrno("socket", object, to.netns().label(), errno);
+  if (!listener) throw Error::fromErrno("socket", object, host.netns().label(), errno);
   const int one = 1;
   ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    throw Error::fromErrno("bind", object, to.netns().label(), errno);
-  if (::listen(listener.get(), 4) != 0)
-    throw Error::fromErrno("listen", object, to.netns().label(), errno);
+    throw Error::fromErrno("bind", object, host.netns().label(), errno);
+  if (::listen(listener.get(), 8) != 0)
+    throw Error::fromErrno("listen", object, host.netns().label(), errno);
+  return listener;
+}
 
+UniqueFd tcpConnectFrom(const Host& from, const IpAddress& address, std::uint16_t port,
+                        std::chrono::milliseconds deadline) {
+  const std::string object = objectOf(address, port);
+  const std::string& where = from.netns().label();
+  sockaddr_storage ss;
+  const socklen_t len = toSockaddr(address, port, ss);
   UniqueFd client = runIn(from.netns(), [&] {
     return UniqueFd(::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   });
-  if (!client) throw Error::fromErrno("socket", object, from.netns().label(), errno);
-
-  const auto start = Clock::now();
+  if (!client) throw Error::fromErrno("socket", object, where, errno);
+  const auto end = Clock::now() + deadline;
   if (::connect(client.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS)
-    throw Error::fromErrno("connect", object, from.netns().label(), errno);
-
-  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
-  if (!ep) throw Error::fromErrno("epoll_create1", object, from.netns().label(), errno);
-  epoll_event ev{};
-  ev.events = EPOLLOUT;
-  ev.data.fd = client.get();
-  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, client.get(), &ev);
-
-  const auto end = start + deadline;
+    throw Error::fromErrno("connect", object, where, errno);
   for (int waits = 0; waits < 64; ++waits) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(end - Clock::now());
     if (left.count() <= 0) break;
-    epoll_event out{};
-    const int n = ::epoll_wait(ep.get(), &out, 1, static_cast<int>(left.count()));
+    pollfd pfd{client.get(), POLLOUT, 0};
+    const int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
     int err = 0;
     socklen_t errlen = sizeof err;
     ::getsockopt(client.get(), SOL_SOCKET, SO_ERROR, &err, &errlen);
-    if (err != 0) throw Error::fromErrno("connect", object, from.netns().label(), err);
-    return took;
+    if (err != 0) throw Error::fromErrno("connect", object, where, err);
+    return client;
   }
-  throw Error("connect", object, from.netns().label(), ETIMEDOUT,
+  throw Error("connect", object, where, ETIMEDOUT,
               "no handshake within " + std::to_string(deadline.count()) + " ms");
+}
+
+std::chrono::microseconds tcpConnect(const Host& from, const Host& to, const IpAddress& address,
+                                     std::uint16_t port, std::chrono::milliseconds deadline) {
+  UniqueFd listener = tcpListen(to, address, port);
+  const auto start = Clock::now();
+  UniqueFd client = tcpConnectFrom(from, address, port, deadline);
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
 }
 
 }  // namespace deadpeer

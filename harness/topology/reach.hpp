@@ -12,13 +12,23 @@
 #include <chrono>
 #include <cstdint>
 
+#include "fd.hpp"
 #include "net/address.hpp"
 #include "topology/host.hpp"
 
 namespace deadpeer {
 
-// Returns how long the handshake took; throws Error if it did not complete
-// within `deadline` (or was refused).
+// A non-blocking TCP socket listening in `host` at address:port.
+UniqueFd tcpListen(const Host& host, const IpAddress& address, std::uint16_t port);
+
+// A non-blocking TCP connection from `from` to address:port, returned once
+// the handshake completed; throws Error if it did not within `deadline` (or
+// was refused).
+UniqueFd tcpConnectFrom(const Host& from, const IpAddress& address, std::uint16_t port,
+                        std::chrono::milliseconds deadline);
+
+// Listens in `to`, connects from `from`, and returns how long the handshake
+// took; throws as tcpConnectFrom does.
 std::chrono::microseconds tcpConnect(const Host& from, const Host& to, const IpAddress& address,
                                      std::uint16_t port, std::chrono::milliseconds deadline);
 
