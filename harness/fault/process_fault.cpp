@@ -1,7 +1,9 @@
 // process-kill and process-freeze: signals sent through a pidfd, so a
 // recycled pid can never be hit. A kill is acknowledged when the process is
 // gone (its pidfd becomes readable), which is when its kernel has closed its
-// sockets; a freeze when the kernel accepted SIGSTOP.
+// sockets; a freeze when the process has stopped (waitid WSTOPPED, for a
+// child of ours; for any other process the kernel accepting SIGSTOP is all
+// there is to see).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,9 +11,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <cerrno>
 #include <chrono>
+#include <future>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "error.hpp"
 #include "fault/kinds.hpp"
@@ -26,6 +33,31 @@ constexpr std::chrono::milliseconds kExitDeadline{5000};
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 int pidfdSignal(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// Waits, up to `deadline`, until the child behind `pidfd` has stopped (or
+// died). waitid() has no timeout, so it runs on a thread of its own with its
+// own duplicate of the pidfd; on timeout that thread is left to finish when
+// the process finally stops or dies. Returns 0, ECHILD for a process that is
+// not our child, or ETIMEDOUT.
+int waitStopped(int pidfd, std::chrono::milliseconds deadline) {
+  auto result = std::make_shared<std::promise<int>>();
+  std::future<int> done = result->get_future();
+  UniqueFd own(::fcntl(pidfd, F_DUPFD_CLOEXEC, 0));
+  if (!own) return errno;
+  std::thread([fd = std::move(own), result] {
+    siginfo_t info{};
+    int err = 0;
+    for (int tries = 0; tries < 16; ++tries) {
+      if (::waitid(P_PIDFD, static_cast<id_t>(fd.get()), &info, WSTOPPED | WEXITED | WNOWAIT) == 0)
+        break;
+      err = errno;
+      if (err != EINTR) break;
+    }
+    result->set_value(info.si_pid != 0 ? 0 : err);
+  }).detach();
+  if (done.wait_for(deadline) != std::future_status::ready) return ETIMEDOUT;
+  return done.get();
 }
 
 class ProcessFault final : public Fault {
@@ -51,7 +83,15 @@ class ProcessFault final : public Fault {
     const std::string object = "process " + std::to_string(spec().pid);
     if (pidfdSignal(pidfd_.get(), kill ? SIGKILL : SIGSTOP) != 0)
       throw Error::fromErrno(kill ? "SIGKILL" : "SIGSTOP", object, "", errno);
-    if (!kill) return;
+    if (!kill) {
+      // Accepted is not stopped: a runnable process stops only when it is
+      // next scheduled, which on a loaded machine can be a while.
+      const int err = waitStopped(pidfd_.get(), kExitDeadline);
+      if (err == ETIMEDOUT)
+        throw Error("SIGSTOP", object, "", ETIMEDOUT,
+                    "not stopped " + std::to_string(kExitDeadline.count()) + " ms after SIGSTOP");
+      return;
+    }
     pollfd pfd{pidfd_.get(), POLLIN, 0};
     for (int tries = 0; tries < 16; ++tries) {
       const int n = ::poll(&pfd, 1, static_cast<int>(kExitDeadline.count()));
