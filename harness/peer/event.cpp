@@ -19,6 +19,8 @@ std::string_view eventKindName(EventKind kind) noexcept {
     case EventKind::kOutput: return "output";
     case EventKind::kReady: return "ready";
     case EventKind::kExited: return "exited";
+    case EventKind::kSuspected: return "suspected";
+    case EventKind::kRestored: return "restored";
   }
   return "?";
 }

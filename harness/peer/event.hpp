@@ -37,6 +37,8 @@ enum class EventKind {
   kOutput,        // a line an external program printed (text)
   kReady,         // an external program is ready
   kExited,        // an external program exited (error = exit status or signal)
+  kSuspected,     // suspect-only heartbeat: the deadline passed, the connection is kept
+  kRestored,      // suspect-only heartbeat: a sign of life ended the suspicion
 };
 
 // What detected a dead peer.
