@@ -17,6 +17,8 @@
 // private network namespace once (on the calling thread) and caches HZ.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -91,6 +93,9 @@ struct OracleInput {
   HeartbeatSettings heartbeat;  // DetectorKind::kHeartbeat
 
   FaultKind fault = FaultKind::kHostCrash;
+  // No fault at all: the peer is merely slow (a slow responder). Its kernel
+  // answers everything; only an application-level deadline can fire.
+  bool no_fault = false;
   // The fault is on the far side of an L4 proxy: the detector's TCP peer is
   // the proxy, whose kernel stays alive.
   bool behind_proxy = false;
@@ -98,6 +103,16 @@ struct OracleInput {
   std::optional<std::chrono::milliseconds> fault_duration;
   // Live-peer scenarios: loss percentage of a loss fault.
   double loss_percent = 0;
+  // How long apply() took: a killed process's FIN can leave before the
+  // fault's acknowledged time.
+  std::chrono::nanoseconds fault_apply_latency{0};
+  // firewall-forget: the router's idle timeout for established flows, and
+  // whether the firewall tracked the flow from its start (applied before
+  // the connection) rather than picking it up mid-stream (which, with
+  // nf_conntrack_tcp_loose 0, forgets it at once).
+  std::chrono::milliseconds conntrack_timeout{0};
+  bool flow_tracked = false;
+  int family = AF_INET;
 
   ConnectionState state = ConnectionState::kIdle;
   Clock::time_point fault_at{};
@@ -105,7 +120,7 @@ struct OracleInput {
   // the peer before the fault. Heartbeat: the last sign of life.
   Clock::time_point last_received{};
   // kDataInFlight: when the data was first sent. kZeroWindow: when the
-  // peer's window closed.
+  // detector sent its first zero-window probe (the persist timer's start).
   Clock::time_point data_sent_at{};
 };
 
