@@ -15,23 +15,30 @@
 // Classification of TCP segments needs each flow's state, kept per
 // direction: a segment with no payload, or one byte, whose seq is the
 // receiver's last ACK minus one is a keepalive probe (a zero-window probe
-// when the receiver last advertised a zero window); a pure ACK that answers
-// such a probe is a probe ACK; a segment whose payload is exactly the
-// heartbeat's PING ('P') or PONG ('O') byte is a PING or PONG; other payload
-// is data; RST and FIN win over everything.
+// when the receiver last advertised a zero window); the receiver's next
+// segment, if it is a pure ACK of probe.seq + 1, is a probe ACK. With
+// CaptureOptions::heartbeat, a segment whose payload is only the heartbeat's
+// PING byte ('P', one frame or several) is a PING, only PONG bytes ('O') a
+// PONG. Other payload is data, other pure ACKs are kAck; RST, then FIN, then
+// SYN win over everything.
 //
 // If the interface disappears (its host was rebuilt), the capture ends and
 // keeps what it saw; ended() says so.
 //
-// Threading: the reader thread appends under a mutex; packets(), stop() and
-// the accessors are safe from any thread. stop() is bounded: the reader waits
-// only in epoll on the pcap fd and an eventfd.
+// Threading: the reader thread appends under a mutex and signals a condition
+// variable; packets(), waitFor(), stop() and the accessors are safe from any
+// thread. stop() is bounded: the reader waits only in epoll on the pcap fd and
+// an eventfd (and, while libpcap is deciding whether a downed interface is
+// gone, for at most libpcap's required select timeout of 1 ms).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -42,6 +49,8 @@
 #include "fd.hpp"
 #include "net/address.hpp"
 #include "ns/netns.hpp"
+
+struct pcap_pkthdr;  // <pcap/pcap.h>, kept out of this header
 
 namespace deadpeer {
 
@@ -67,9 +76,11 @@ struct Packet {
   Clock::time_point at{};
   PacketClass cls = PacketClass::kOther;
   int family = 0;  // AF_INET, AF_INET6
+  int protocol = 0;  // IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6, ...
   IpAddress source;
   IpAddress destination;
-  // TCP (for ICMP: the ports of the TCP segment it quotes, when it does).
+  // TCP (for ICMP: the ports and seq of the TCP segment it quotes, when it
+  // does).
   std::uint16_t source_port = 0;
   std::uint16_t destination_port = 0;
   std::uint32_t seq = 0;
@@ -77,6 +88,7 @@ struct Packet {
   std::uint8_t flags = 0;  // TCP flags byte: FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10
   std::uint32_t window = 0;  // as advertised (unscaled)
   std::size_t payload = 0;
+  std::size_t length = 0;  // the frame's length on the wire, headers included
   // ICMP errors.
   int icmp_type = -1;
   int icmp_code = -1;
@@ -109,6 +121,12 @@ class Capture {
   // Stops reading (idempotent) and flushes the pcap file.
   void stop() noexcept;
   std::vector<Packet> packets() const;
+  std::size_t size() const;
+  // The first packet, from index `from` on, that satisfies `match`, waiting
+  // up to `deadline` for it; nullopt at the deadline, or as soon as the
+  // capture has ended or stopped without one.
+  std::optional<Packet> waitFor(const std::function<bool(const Packet&)>& match,
+                                std::chrono::milliseconds deadline, std::size_t from = 0) const;
   // True once the interface went away or pcap failed; error() says why.
   bool ended() const;
   std::string error() const;
@@ -119,6 +137,8 @@ class Capture {
  private:
   struct Handle;
   void run() noexcept;
+  void onPacket(const ::pcap_pkthdr& header, const std::uint8_t* bytes);
+  void end(std::string why);
 
   std::string interface_;
   CaptureOptions options_;
@@ -126,11 +146,13 @@ class Capture {
   UniqueFd stop_;
   Clock::duration realtime_offset_{};  // realtime - monotonic
   mutable std::mutex mutex_;
+  mutable std::condition_variable added_;
   std::vector<Packet> packets_;
   std::string error_;
   bool ended_ = false;
   unsigned dropped_ = 0;
   std::atomic<bool> stopping_{false};
+  std::mutex stop_mutex_;  // serialises stop(): the first joins, later ones wait
   std::thread reader_;
 };
 
