@@ -94,6 +94,9 @@ struct ScenarioPeer {
 struct ScheduledFault {
   FaultSpec spec;  // host, target, link, direction, backend, loss, duration, ...
   std::chrono::milliseconds at{0};  // after the warm-up ends
+  // `at: setup`: applied once the topology is built, before any peer
+  // starts (a firewall that tracks the flow from its SYN).
+  bool at_setup = false;
   std::string process_peer;         // process kinds: the peer whose process it hits
   SourceMark mark;
 };
@@ -165,5 +168,15 @@ std::vector<std::filesystem::path> findScenarioFiles(const std::vector<std::file
 // "250ms", "2s", "1.5s", "1m": the duration syntax of scenario files.
 // nullopt when `text` is not one.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
+
+// The keys each mapping of the format accepts, by where the mapping sits:
+// "" is the top level, then "hosts.*", "hosts.*.tcp", "peers[]",
+// "peers[].keepalive", "peers[].heartbeat", "peers[].traffic",
+// "peers[].ready", "peers[].detect", "peers[].detect.socket_leaves_established",
+// "faults[]", "expect", "expect.window", "expect.false_positives".
+// scenarios/schema.json must list the same keys; a test compares them.
+const std::map<std::string, std::vector<std::string>>& scenarioKeys();
+// scenarioKeys().at(""): the keys a scenario file may have at its top level.
+std::vector<std::string> scenarioTopLevelKeys();
 
 }  // namespace deadpeer
