@@ -64,12 +64,20 @@ struct TrialResult {
   std::vector<std::string> icmp_seen;   // "ICMP host unreachable from 198.18.1.254"
   int false_positives = 0;
   std::optional<QualityMetrics> quality;
+  // The detector's idle overhead, measured on the wire: TCP bytes and
+  // packets per connection per hour between the warm-up's start and the
+  // fault (both directions, frame lengths). Set when that span is >= 1 s.
+  std::optional<double> idle_bytes_per_hour;
+  std::optional<double> idle_packets_per_hour;
   std::vector<TimelineMark> timeline;
   // Harness time outside the protocol waits (build, start, teardown), and
   // the protocol waits themselves (warm-up, fault schedule, detection wait).
   Seconds overhead{};
   Seconds protocol{};
   std::vector<Event> events;  // every event of the trial
+  // T = 0 on CLOCK_MONOTONIC: events carry absolute times, reports show them
+  // relative to the fault. Unset (epoch): reports fall back on the window.
+  Event::Clock::time_point fault_at{};
 };
 
 struct Percentiles {
