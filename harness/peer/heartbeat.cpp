@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -76,6 +77,8 @@ void HeartbeatSettings::validate() const {
   if (pong_delay.count() < 0) throw badSetting("pong_delay", "must not be negative");
   if (!send_pings && pong_only)
     throw badSetting("pong_only", "needs send_pings: a side that never pings gets no PONG");
+  if (!send_pings && suspect_only)
+    throw badSetting("suspect_only", "needs send_pings: a side that never pings never suspects");
 }
 
 // ---- timer heap -------------------------------------------------------------
@@ -106,8 +109,10 @@ struct HeartbeatEngine::Connection {
   bool want_out = false;        // EPOLLOUT armed for `out`
   std::uint8_t parse = 0;       // 0 type, 1 length high, 2 length low, 3 payload
   std::uint16_t remaining = 0;  // DATA payload bytes still to come
-  int sent = 0;                 // PINGs sent since `alive`
+  int sent = 0;  // PINGs sent since `alive` (in a suspicion: PING slots passed, see fireHeartbeat)
+  bool suspected = false;       // suspect-only: the deadline passed, no sign of life since
   Clock::time_point alive{};
+  Clock::time_point suspected_at{};
   HeartbeatSettings settings;
   std::string name;
   std::string out;  // bytes the socket had no room for
@@ -224,6 +229,7 @@ HeartbeatEngine::ConnectionId HeartbeatEngine::add(int fd, std::string name,
   c.parse = 0;
   c.remaining = 0;
   c.sent = 0;
+  c.suspected = false;
   c.alive = Clock::now();
   c.settings = settings;
   c.name = std::move(name);
@@ -422,6 +428,7 @@ void HeartbeatEngine::readFrames(Connection& c, std::uint32_t slot, Clock::time_
     if (pong || !c.settings.pong_only) {
       c.alive = now;  // a sign of life: the PING sequence restarts
       c.sent = 0;
+      if (c.suspected) restore(c, slot, now);
     }
     if (pongs_now > 0) {
       const std::string frame(static_cast<std::size_t>(pongs_now), kPong);
@@ -461,16 +468,62 @@ void HeartbeatEngine::fireHeartbeat(std::uint32_t slot, Clock::time_point now) {
     return;
   }
   if (c.sent >= s.count) {
-    declareDead(slot, Detector::kHeartbeat, ETIMEDOUT, std::to_string(c.sent) + " unanswered pings",
-                now);
-    return;
+    if (!s.suspect_only) {
+      declareDead(slot, Detector::kHeartbeat, ETIMEDOUT,
+                  std::to_string(c.sent) + " unanswered pings", now);
+      return;
+    }
+    // Suspect once, then go on pinging every interval: the PING sent below
+    // is number count + 1, and the sequence runs on from `alive` until a
+    // sign of life resets it.
+    if (!c.suspected) suspect(c, slot, now);
   }
   ++c.sent;
+  if (c.suspected) {
+    // A wake-up late by several intervals in a long suspicion sends one
+    // PING, not a burst of one per missed interval: the next stays on the
+    // grid of `alive`, after now.
+    const auto behind = (now - (c.alive + s.idle)) / s.interval;
+    if (behind >= c.sent) c.sent = static_cast<int>(std::min<std::int64_t>(behind, 1 << 30)) + 1;
+  }
   ++stats_.pings_sent;
   if (options_.record_pings) record(c, slot, EventKind::kPingSent, now);
   const char ping = kPing;
   if (!write(c, slot, std::string_view(&ping, 1), now)) return;
   heartbeats_.push({c.alive + s.idle + c.sent * s.interval, slot, c.generation});
+}
+
+void HeartbeatEngine::suspect(Connection& c, std::uint32_t slot, Clock::time_point now) {
+  c.suspected = true;
+  c.suspected_at = now;
+  ++stats_.suspected;
+  Event e;
+  e.at = now;
+  e.kind = EventKind::kSuspected;
+  e.peer = c.name;
+  e.connection = static_cast<int>(slot);
+  e.detector = Detector::kHeartbeat;
+  e.error = ETIMEDOUT;
+  e.tcp_state = tcpState(c.fd);
+  e.text = std::to_string(c.sent) + " unanswered pings";
+  log_.add(std::move(e));
+}
+
+void HeartbeatEngine::restore(Connection& c, std::uint32_t slot, Clock::time_point now) {
+  c.suspected = false;
+  ++stats_.restored;
+  Event e;
+  e.at = now;
+  e.kind = EventKind::kRestored;
+  e.peer = c.name;
+  e.connection = static_cast<int>(slot);
+  e.detector = Detector::kHeartbeat;
+  e.tcp_state = tcpState(c.fd);
+  char text[64];
+  std::snprintf(text, sizeof text, "suspected for %.3f ms",
+                std::chrono::duration<double, std::milli>(now - c.suspected_at).count());
+  e.text = text;
+  log_.add(std::move(e));
 }
 
 void HeartbeatEngine::firePong(std::uint32_t slot, Clock::time_point now) {
@@ -484,7 +537,8 @@ void HeartbeatEngine::firePong(std::uint32_t slot, Clock::time_point now) {
 void HeartbeatEngine::runOnce(Clock::time_point now) {
   // Each due entry is popped once; what it pushes back is later than `now`,
   // except a heartbeat running behind, which advances its PING count and
-  // so ends within `count` rounds. The bound is a guard, not a budget.
+  // so ends within `count` rounds (a suspected one skips to its next slot
+  // after now at once). The bound is a guard, not a budget.
   const std::size_t bound = 4 * (heartbeats_.size() + pongs_.size()) + 16;
   for (std::size_t k = 0; k < bound && !pongs_.empty() && pongs_.top().due <= now; ++k) {
     const TimerHeap::Entry e = pongs_.pop();

@@ -6,7 +6,8 @@
 // socket, answers the peer's pings, and reports to an EventLog when a peer
 // is declared dead: by the heartbeat, or by the socket (FIN, RST, or an
 // error the kernel reports on it such as EHOSTUNREACH or ETIMEDOUT). A dead
-// connection is closed and forgotten at once.
+// connection is closed and forgotten at once. In suspect-only mode the
+// heartbeat only suspects, and reports when the suspicion ends (below).
 //
 // Wire format (one byte stream per connection, both directions):
 //   'P'                      PING
@@ -25,6 +26,19 @@
 //   that is one interval after the count-th unanswered PING. Times are
 //   computed from `alive`, not from when a timer happened to run, so a late
 //   wake-up never accumulates.
+//
+// Suspect-only mode (HeartbeatSettings::suspect_only), for the quality
+// metrics of a detector on a live peer (REFERENCE.md section 7: mistake
+// recurrence T_MR, mistake duration T_M, P_A): a verdict would close the
+// connection and end the experiment at its first mistake, so instead, at
+// the deadline above, the engine records one kSuspected (detector
+// kHeartbeat, error ETIMEDOUT), keeps the connection and keeps sending a
+// PING every `interval`. The next sign of life records kRestored (its text
+// says how long the suspicion lasted) and the rule starts over from that
+// sign of life. A suspicion is recorded once, however long it lasts. Socket
+// errors, FIN and RST still declare the peer dead (kDetected) and close, as
+// in the normal mode: those are not guesses. kSuspected and kRestored are
+// recorded whatever record_pings says, like kDetected.
 //
 // Timers: a binary min-heap (TimerHeap) with one entry per connection whose
 // time is never later than the connection's true due time. A sign of life
@@ -83,6 +97,10 @@ struct HeartbeatSettings {
   bool send_pings = true;
   // This side answers the peer's PINGs.
   bool answer_pings = true;
+  // At the deadline, suspect instead of declaring dead: kSuspected, the
+  // connection kept, PINGs go on every `interval`; kRestored at the next
+  // sign of life (see the header comment). Needs send_pings.
+  bool suspect_only = false;
 
   // Throws Error (EINVAL) naming the first bad field.
   void validate() const;
@@ -91,7 +109,7 @@ struct HeartbeatSettings {
 struct HeartbeatEngineOptions {
   // Record kPingSent/kPingReceived/kPongSent/kPongReceived/kData events.
   // Off at scale: 100,000 connections at 1 Hz would add 200,000 events a
-  // second. kDetected is always recorded.
+  // second. kDetected, kSuspected and kRestored are always recorded.
   bool record_pings = true;
 };
 
@@ -130,6 +148,8 @@ class HeartbeatEngine {
     std::uint64_t pongs_sent = 0;
     std::uint64_t pongs_received = 0;
     std::uint64_t detected = 0;
+    std::uint64_t suspected = 0;  // suspect-only: suspicions begun
+    std::uint64_t restored = 0;   // suspect-only: suspicions ended by a sign of life
     std::uint64_t wakeups = 0;  // epoll_wait returns
   };
 
@@ -174,6 +194,9 @@ class HeartbeatEngine {
   void readFrames(Connection& c, std::uint32_t slot, Clock::time_point now);
   void fireHeartbeat(std::uint32_t slot, Clock::time_point now);
   void firePong(std::uint32_t slot, Clock::time_point now);
+  // Suspect-only mode: the deadline passed / a sign of life came back.
+  void suspect(Connection& c, std::uint32_t slot, Clock::time_point now);
+  void restore(Connection& c, std::uint32_t slot, Clock::time_point now);
   // Queues `bytes` and sends what fits; false when the socket failed (the
   // connection is then closed and reported).
   bool write(Connection& c, std::uint32_t slot, std::string_view bytes, Clock::time_point now);

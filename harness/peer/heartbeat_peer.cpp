@@ -47,14 +47,17 @@ void HeartbeatPeerConfig::validate() const {
 }
 
 HeartbeatPeer::HeartbeatPeer(const Host& host, HeartbeatPeerConfig config, EventLog& log)
+    : HeartbeatPeer(host.netns(), std::move(config), log) {}
+
+HeartbeatPeer::HeartbeatPeer(const Netns& netns, HeartbeatPeerConfig config, EventLog& log)
     : config_((config.validate(), std::move(config))),
-      where_(host.netns().label()),
+      where_(netns.label()),
       log_(log),
       engine_(log, config_.engine) {
   const std::string object = config_.address.str() + " port " + std::to_string(config_.port);
   sockaddr_storage ss;
   const socklen_t len = toSockaddr(config_.address, config_.port, ss);
-  UniqueFd fd = runIn(host.netns(), [&] {
+  UniqueFd fd = runIn(netns, [&] {
     return UniqueFd(
         ::socket(config_.address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   });

@@ -4,7 +4,9 @@
 //
 // A HeartbeatPeer owns a HeartbeatEngine (its thread, epoll and sockets).
 // A client connects from its host on the constructing thread, within a
-// deadline, and hands the connection to the engine. A server listens in its
+// deadline, and hands the connection to the engine. Instead of a host, a
+// peer may be given any namespace, such as Netns::current() in a
+// `deadpeer serve` process started inside a host. A server listens in its
 // host and accepts up to max_connections on a thread of its own, which waits
 // only in epoll (the listener and a stop eventfd), handing each connection
 // to the engine. Both report kListening/kConnected here and everything after
@@ -50,6 +52,9 @@ struct HeartbeatPeerConfig {
 class HeartbeatPeer {
  public:
   HeartbeatPeer(const Host& host, HeartbeatPeerConfig config, EventLog& log);
+  // The same in any namespace; `netns` need only live through the
+  // constructor (the sockets stay bound to it on their own).
+  HeartbeatPeer(const Netns& netns, HeartbeatPeerConfig config, EventLog& log);
   ~HeartbeatPeer();
   HeartbeatPeer(const HeartbeatPeer&) = delete;
   HeartbeatPeer& operator=(const HeartbeatPeer&) = delete;

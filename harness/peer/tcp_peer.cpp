@@ -32,6 +32,13 @@ constexpr std::uint64_t kTimerTag = 1;
 constexpr std::uint64_t kListenerTag = 2;
 constexpr std::uint64_t kFirstConnection = 16;
 
+// The most connections one client opens: well past what a scenario needs,
+// and low enough that a typo (100000) fails before exhausting descriptors.
+constexpr int kMaxClientConnections = 10'000;
+// epoll events taken per wait: enough that many connections finishing at
+// once (a crash seen by all) are handled in few passes.
+constexpr int kMaxEvents = 64;
+
 // Bounds on the work one readiness event may do, so that one busy socket
 // cannot starve the loop (and every loop ends).
 constexpr int kMaxReadsPerEvent = 64;
@@ -180,6 +187,10 @@ void TcpPeerConfig::validate() const {
   if (role == Role::kServer && max_connections < 1)
     throw badSetting("peer " + quoted("tcp", name),
                      "max_connections " + std::to_string(max_connections) + " must be >= 1");
+  if (connections < 1 || connections > kMaxClientConnections)
+    throw badSetting("peer " + quoted("tcp", name),
+                     "connections " + std::to_string(connections) + " must be 1.." +
+                         std::to_string(kMaxClientConnections));
 }
 
 Detector classifyDetection(int error, bool read_eof, const KernelDetectorSettings& settings,
@@ -220,7 +231,10 @@ struct TcpPeer::Connection {
 };
 
 TcpPeer::TcpPeer(const Host& host, TcpPeerConfig config, EventLog& log)
-    : config_(std::move(config)), log_(log), where_(host.netns().label()) {
+    : TcpPeer(host.netns(), std::move(config), log) {}
+
+TcpPeer::TcpPeer(const Netns& netns, TcpPeerConfig config, EventLog& log)
+    : config_(std::move(config)), log_(log), where_(netns.label()) {
   config_.validate();
   const std::string object = "peer " + quoted("tcp", config_.name);
   epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
@@ -239,13 +253,30 @@ TcpPeer::TcpPeer(const Host& host, TcpPeerConfig config, EventLog& log)
   sockaddr_storage address{};
   const socklen_t length = toSockaddr(config_.address, config_.port, address);
   const std::string endpoint = config_.address.str() + " port " + std::to_string(config_.port);
-  UniqueFd fd = runIn(host.netns(), [&] {
-    return UniqueFd(
-        ::socket(config_.address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+  // All sockets in one visit to the namespace: a client's thousands would
+  // otherwise cost two setns each.
+  const int sockets = config_.role == TcpPeerConfig::Role::kServer ? 1 : config_.connections;
+  std::vector<UniqueFd> fds;
+  fds.reserve(static_cast<std::size_t>(sockets));
+  int socket_errno = 0;
+  runIn(netns, [&] {
+    for (int i = 0; i < sockets; ++i) {
+      UniqueFd fd(::socket(config_.address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                           IPPROTO_TCP));
+      if (!fd) {
+        socket_errno = errno;
+        return;
+      }
+      fds.push_back(std::move(fd));
+    }
   });
-  if (!fd) throw Error::fromErrno("socket", object, where_, errno);
+  if (socket_errno != 0)
+    throw Error::fromErrno("socket " + std::to_string(fds.size() + 1) + " of " +
+                               std::to_string(sockets),
+                           object, where_, socket_errno);
 
   if (config_.role == TcpPeerConfig::Role::kServer) {
+    UniqueFd& fd = fds.front();
     setInt(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", object, where_);
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0)
       throw Error::fromErrno("bind " + endpoint, object, where_, errno);
@@ -255,14 +286,19 @@ TcpPeer::TcpPeer(const Host& host, TcpPeerConfig config, EventLog& log)
     add(listener_.get(), EPOLLIN, kListenerTag);
     emit(EventKind::kListening, -1, endpoint);
   } else {
-    applyOptions(fd.get());
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0 &&
-        errno != EINPROGRESS)
-      throw Error::fromErrno("connect " + endpoint, object, where_, errno);
-    auto connection = std::make_unique<Connection>();
-    connection->fd = std::move(fd);
-    add(connection->fd.get(), EPOLLOUT | EPOLLRDHUP, kFirstConnection);
-    connections_.push_back(std::move(connection));
+    connections_.reserve(fds.size());
+    for (UniqueFd& fd : fds) {
+      applyOptions(fd.get());
+      if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0 &&
+          errno != EINPROGRESS)
+        throw Error::fromErrno("connect " + endpoint, object, where_, errno);
+      auto connection = std::make_unique<Connection>();
+      connection->index = static_cast<int>(connections_.size());
+      connection->fd = std::move(fd);
+      add(connection->fd.get(), EPOLLOUT | EPOLLRDHUP,
+          kFirstConnection + static_cast<std::uint64_t>(connection->index));
+      connections_.push_back(std::move(connection));
+    }
     if (config_.traffic.kind == TrafficMode::Kind::kRequestResponse) {
       timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
       if (!timer_) throw Error::fromErrno("timerfd_create", object, where_, errno);
@@ -357,12 +393,12 @@ void TcpPeer::run() noexcept {
 }
 
 void TcpPeer::loop() {
-  epoll_event events[16];
+  epoll_event events[kMaxEvents];
   // Ends on the stop command; every wakeup is an event or a command, so
   // there is no timeout to poll with.
   while (true) {
     if (stopped_.load()) return closeAll();
-    const int n = ::epoll_wait(epoll_.get(), events, 16, -1);
+    const int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error::fromErrno("epoll_wait", "peer " + quoted("tcp", config_.name), where_, errno);

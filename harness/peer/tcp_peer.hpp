@@ -2,9 +2,15 @@
 // keepalive, TCP_USER_TIMEOUT, the retransmission limit, FIN/RST and ICMP.
 //
 // A TcpPeer owns its sockets (a listener and the connections it accepts, or
-// one client connection), one epoll loop and the one thread that runs it.
-// Sockets are opened in the host's namespace on the constructing thread and
-// stay bound to it, so the loop thread never changes namespace. The loop
+// the client's `connections` connections), one epoll loop and the one thread
+// that runs it. Sockets are opened in the host's namespace (or the namespace
+// given, such as Netns::current() in a `deadpeer serve` process) on the
+// constructing thread and stay bound to it, so the loop thread never changes
+// namespace. A client starts every connect at once, non-blocking, and the
+// loop completes them all; each connection is numbered in events
+// (Event::connection) 0..connections-1 in the order its connect was started.
+// Each connection is one descriptor: thousands need RLIMIT_NOFILE raised by
+// the caller, or socket() fails with EMFILE. The loop
 // waits only on epoll: socket readiness, an eventfd that carries commands
 // (send a pending write, stop) and a timerfd for request/response traffic.
 // It never sleeps and never polls a socket on a timer.
@@ -111,6 +117,7 @@ struct TcpPeerConfig {
   KernelDetectorSettings detector;
   TrafficMode traffic;
   int max_connections = 1;  // server: accepts up to this many (>= 1)
+  int connections = 1;      // client: opens this many, 1..10000
 
   void validate() const;
 };
@@ -130,10 +137,14 @@ Detector classifyDetection(int error, bool read_eof, const KernelDetectorSetting
 
 class TcpPeer {
  public:
-  // Validates everything, opens the socket in `host`'s namespace (a server
-  // listens and emits kListening before returning; a client starts a
-  // non-blocking connect), then starts the loop thread.
+  // Validates everything, opens the sockets in `host`'s namespace (a server
+  // listens and emits kListening before returning; a client starts its
+  // non-blocking connects), then starts the loop thread.
   TcpPeer(const Host& host, TcpPeerConfig config, EventLog& log);
+  // The same in any namespace, e.g. Netns::current() for a peer that runs in
+  // whatever namespace its process was started in. `netns` need only live
+  // through the constructor: sockets stay bound to it on their own.
+  TcpPeer(const Netns& netns, TcpPeerConfig config, EventLog& log);
   ~TcpPeer();
   TcpPeer(const TcpPeer&) = delete;
   TcpPeer& operator=(const TcpPeer&) = delete;

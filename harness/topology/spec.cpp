@@ -12,6 +12,7 @@ namespace deadpeer {
 namespace {
 
 constexpr int kRouterNumber = 254;
+constexpr int kProxyNumber = 253;
 
 EndSpec hostEnd(std::string node, std::string link, int segment, int number) {
   return EndSpec{std::move(node),
@@ -84,6 +85,17 @@ TopologySpec TopologySpec::switched() {
   return spec;
 }
 
+TopologySpec TopologySpec::proxied() {
+  // p1 is a Host, not a Router: with forwarding off, even a route added by
+  // hand would not carry h1's packets to h2; only an L4 relay in p1 does.
+  TopologySpec spec{"proxied", {{"h1"}, {"p1"}, {"h2"}}, {}, {}};
+  spec.wires.push_back(
+      WireSpec{hostEnd("h1", "eth0", 1, 1), hostEnd("p1", "eth0", 1, kProxyNumber)});
+  spec.wires.push_back(
+      WireSpec{hostEnd("p1", "eth1", 2, kProxyNumber), hostEnd("h2", "eth0", 2, 2)});
+  return spec;
+}
+
 TopologySpec TopologySpec::manyClients(int clients) {
   TopologySpec spec{"many-clients", {{"s1", NodeKind::kSwitch}, {"server"}}, {}, {}};
   if (clients < 1 || clients > 252)
@@ -101,9 +113,10 @@ TopologySpec TopologySpec::named(std::string_view name, int clients) {
   if (name == "two-hosts") return twoHosts();
   if (name == "routed") return routed();
   if (name == "switched") return switched();
+  if (name == "proxied") return proxied();
   if (name == "many-clients") return manyClients(clients);
   throw Error("topology", quoted("name", name), "", EINVAL,
-              "unknown; expected two-hosts, routed, switched or many-clients");
+              "unknown; expected two-hosts, routed, switched, proxied or many-clients");
 }
 
 const NodeSpec* TopologySpec::find(std::string_view node) const noexcept {
