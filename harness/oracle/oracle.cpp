@@ -24,9 +24,16 @@ using Clock = std::chrono::steady_clock;
 // The kernel's retransmission constants (include/net/tcp.h).
 constexpr milliseconds kRtoMin{200};
 constexpr milliseconds kRtoMax{120'000};
-// The first RTO of a connection on a quiet veth: rto_min plus srtt and the
-// jiffy rounding of both, as measured here (200-208 ms).
-constexpr milliseconds kRtoSpread{8};
+
+// The first RTO on a quiet veth: rto_min plus an srtt of microseconds,
+// which usecs_to_jiffies() rounds up to one more jiffy.
+nanoseconds firstRto(const TimerWheel& wheel) { return kRtoMin + wheel.jiffy(); }
+
+// What one socket's timer (a keepalive probe and its transmission through
+// veth and bridge) costs the timer softirq, so that the last of n sockets
+// due at the same tick is served up to n x this late. Measured here: 1,000
+// keepalive sockets end 30-45 ms apart per tick.
+constexpr nanoseconds kSocketTimerCost{15'000};
 
 // Timer wheel geometry (kernel/time/timer.c): LVL_BITS 6, LVL_CLK_SHIFT 3.
 constexpr long kLevelSize = 64;
@@ -97,7 +104,8 @@ int probeHz() {
 // Builds a window out of a chain of kernel timers.
 class WindowBuilder {
  public:
-  WindowBuilder(const TimerWheel& wheel, DetectionWindow& w) : wheel_(wheel), w_(w) {}
+  WindowBuilder(const TimerWheel& wheel, DetectionWindow& w, int connections)
+      : wheel_(wheel), w_(w), connections_(std::max(connections, 1)) {}
 
   void anchor(Clock::time_point at, std::string name) {
     w_.anchor = at;
@@ -109,6 +117,9 @@ class WindowBuilder {
     nominal_ += d;
     early_ += wheel_.jiffy();
     late_ += wheel_.granularity(duration_cast<microseconds>(d));
+    // Sockets whose timers share a tick are served one after another in
+    // the timer softirq.
+    late_ += (connections_ - 1) * kSocketTimerCost;
     ++timers_;
   }
   // A delay the kernel takes without a timer (an RTT, an RTO spread).
@@ -136,6 +147,7 @@ class WindowBuilder {
  private:
   const TimerWheel& wheel_;
   DetectionWindow& w_;
+  int connections_;
   nanoseconds nominal_{0};
   nanoseconds early_{0};
   nanoseconds late_{0};
@@ -303,7 +315,7 @@ std::string keepaliveText(const KernelDetector& k) {
 void keepaliveSilent(const TimerWheel& wheel, const OracleInput& in, DetectionWindow& w,
                      const std::string& why_silent) {
   const KernelDetector& k = in.kernel;
-  WindowBuilder b(wheel, w);
+  WindowBuilder b(wheel, w, in.connections);
   b.anchor(in.last_received, "the last received segment");
   w.reasoning.push_back(why_silent);
   w.reasoning.push_back(keepaliveText(k) + "; idle is counted from the last received segment.");
@@ -350,7 +362,7 @@ void keepaliveSilent(const TimerWheel& wheel, const OracleInput& in, DetectionWi
 void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWindow& w,
                     bool icmp) {
   const KernelDetector& k = in.kernel;
-  WindowBuilder b(wheel, w);
+  WindowBuilder b(wheel, w, in.connections);
   b.anchor(in.data_sent_at, "the send");
   const int error = icmp ? icmpErrno(in) : ETIMEDOUT;
   w.reasoning.push_back(
@@ -360,22 +372,28 @@ void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWin
                           errnoName(error) + ") and reported when the connection times out" +
                           (icmpRevertsBackoff(in) ? "; it also reverts the RTO backoff (RFC 6069)."
                                                   : "."));
-  // Tail-loss probe, then the first RTO retransmission.
-  b.timer(kRtoMin);
-  b.timer(kRtoMin);
-  b.spread(nanoseconds(0), 2 * nanoseconds(kRtoSpread));
-  w.reasoning.push_back("the tail-loss probe goes out ~" + setting(kRtoMin) +
-                        " after the send and the first RTO retransmission ~" + setting(kRtoMin) +
-                        " later; the timeout counts from that retransmission.");
+  // Tail-loss probe, then the first RTO retransmission, each one RTO (rto_min
+  // plus a srtt far below a jiffy, rounded up to a whole jiffy) apart.
+  const nanoseconds rto0 = firstRto(wheel);
+  b.timer(rto0);
+  b.timer(rto0);
+  b.spread(nanoseconds(0), nanoseconds(wheel.jiffy()));
+  w.reasoning.push_back("the tail-loss probe goes out one RTO (" + describeDuration(rto0) +
+                        ": rto_min 200 ms plus the srtt, rounded up to a jiffy) after the send, "
+                        "the first RTO retransmission one RTO later; the timeout counts from that "
+                        "retransmission.");
   if (k.user_timeout.count() > 0) {
     // The RTO timer is clamped to the UTO's remainder, so only the last
     // timer's lateness adds up.
     b.plain(k.user_timeout);
+    // The clamp converts the remainder from milliseconds to whole jiffies
+    // (rounding up) and lands in a level of its own.
     b.spread(nanoseconds(0), wheel.granularity(duration_cast<microseconds>(
-                                 std::min<milliseconds>(k.user_timeout, kRtoMax))));
+                                 std::min<milliseconds>(k.user_timeout, kRtoMax))) +
+                                 wheel.jiffy());
     w.reasoning.push_back("TCP_USER_TIMEOUT " + setting(k.user_timeout) +
                           " from the first retransmission: " +
-                          describeDuration(2 * nanoseconds(kRtoMin) + nanoseconds(k.user_timeout)) +
+                          describeDuration(2 * rto0 + nanoseconds(k.user_timeout)) +
                           " after the send.");
     b.finish(error, Detector::kUserTimeout);
     return;
@@ -384,16 +402,14 @@ void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWin
   // RTO expiries after the first retransmission: the abort comes at the
   // first expiry at or past the limit.
   nanoseconds elapsed{0};
-  milliseconds rto = 2 * kRtoMin;  // the first retransmission already doubled it
+  nanoseconds rto = 2 * rto0;  // the first retransmission already doubled it
   int expiries = 0;
   while (elapsed < nanoseconds(limit) && expiries < 64) {
-    if (icmp && icmpRevertsBackoff(in)) {
-      rto = kRtoMin;  // every ICMP undoes the doubling
-    }
+    if (icmp && icmpRevertsBackoff(in)) rto = rto0;  // every ICMP undoes the doubling
     b.timer(rto);
     elapsed += rto;
     ++expiries;
-    rto = std::min(rto * 2, kRtoMax);
+    rto = std::min<nanoseconds>(rto * 2, kRtoMax);
   }
   w.reasoning.push_back("tcp_retries2 " + std::to_string(k.retries2) + ": the limit is " +
                         describeDuration(limit) + " after the first retransmission; the RTO " +
@@ -427,7 +443,7 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
 
   switch (silence) {
     case Silence::kFin: {
-      WindowBuilder b(wheel, w);
+      WindowBuilder b(wheel, w, in.connections);
       b.anchor(in.fault_at, "the fault");
       b.spread(-in.fault_apply_latency, nanoseconds(0));
       w.reasoning.push_back("the process died but its kernel did not: it closes the socket and "
@@ -441,7 +457,7 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
               ? "the peer came back without the connection's state: whatever the detector sends "
                 "next is answered with RST."
               : "the peer's firewall answers every segment with RST.");
-      WindowBuilder b(wheel, w);
+      WindowBuilder b(wheel, w, in.connections);
       if (in_flight) {
         b.anchor(in.data_sent_at, "the send");
         w.reasoning.push_back("the data itself draws the RST: ECONNRESET one round trip after the send.");
@@ -452,12 +468,31 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
         never(w, "the connection is idle and keepalive is off: nothing is sent, so no RST comes");
         return;
       }
+      // The first probe sent once the host is back draws the RST; probes
+      // before that go unanswered.
+      const auto back = in.fault_at + in.fault_duration.value_or(milliseconds(0));
+      int probe = 0;
+      while (in.last_received + nanoseconds(k.idle) + probe * nanoseconds(k.interval) < back &&
+             probe < k.count)
+        ++probe;
+      if (probe >= k.count) {
+        w.reasoning.push_back("the host is back only after every probe went unanswered.");
+        keepaliveSilent(wheel, in, w, faultName(in) + ": the peer is down for good.");
+        return;
+      }
       b.anchor(in.last_received, "the last received segment");
       b.timer(k.idle);
-      w.probes = 1;
+      for (int i = 0; i < probe; ++i) b.timer(k.interval);
+      w.probes = probe + 1;
       w.probe_spacing = k.interval;
-      w.reasoning.push_back("the first keepalive probe, idle " + setting(k.idle) +
-                            " after the last received segment, is answered by RST: ECONNRESET.");
+      w.reasoning.push_back(
+          probe == 0 ? "the first keepalive probe, idle " + setting(k.idle) +
+                           " after the last received segment, finds the rebooted host and is "
+                           "answered by RST: ECONNRESET."
+                     : "the host is back after " + setting(*in.fault_duration) + ": probe " +
+                           std::to_string(probe + 1) + ", idle " + setting(k.idle) + " + " +
+                           std::to_string(probe) + " x " + setting(k.interval) +
+                           " after the last received segment, is the first to draw an RST.");
       b.finish(ECONNRESET, Detector::kRst);
       return;
     }
@@ -469,7 +504,7 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
                    "timer probes forever; only TCP_USER_TIMEOUT ends it");
           return;
         }
-        WindowBuilder b(wheel, w);
+        WindowBuilder b(wheel, w, in.connections);
         b.anchor(in.data_sent_at, "the first zero-window probe");
         b.plain(k.user_timeout);
         b.spread(wheel.jiffy(),
@@ -508,11 +543,16 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
       return;
     }
     if (icmp && k.recverr) {
-      WindowBuilder b(wheel, w);
+      WindowBuilder b(wheel, w, in.connections);
       b.anchor(in.data_sent_at, "the send");
+      b.timer(firstRto(wheel));
       w.reasoning.push_back(
-          "IP_RECVERR: the router's ICMP error for the data is reported at once (POLLERR, " +
-          errnoName(icmpErrno(in)) + "), but the connection stays ESTABLISHED.");
+          "IP_RECVERR passes an ICMP error on at once (POLLERR, " + errnoName(icmpErrno(in)) +
+          ") and the connection stays ESTABLISHED. But the error for the original segment comes "
+          "back while the sending thread still holds the socket (veth delivers it inside the "
+          "send), and then the kernel only stores it; the first report answers the tail-loss "
+          "probe, one RTO (" +
+          describeDuration(firstRto(wheel)) + ") after the send.");
       b.finish(icmpErrno(in), Detector::kIcmp);
       return;
     }
@@ -543,7 +583,7 @@ void heartbeatRules(const TimerWheel& wheel, const OracleInput& in, DetectionWin
   const HeartbeatSettings& h = in.heartbeat;
   h.validate();
   const Silence silence = silenceOf(in);
-  WindowBuilder b(wheel, w);
+  WindowBuilder b(wheel, w, in.connections);
   if (silence == Silence::kFin) {
     b.anchor(in.fault_at, "the fault");
     b.spread(-in.fault_apply_latency, nanoseconds(0));
@@ -563,16 +603,23 @@ void heartbeatRules(const TimerWheel& wheel, const OracleInput& in, DetectionWin
   b.anchor(in.last_received, "the last sign of life");
   const nanoseconds ping_first = nanoseconds(h.idle);
   if (silence == Silence::kReset && !in.behind_proxy) {
-    // The next PING after the fault is answered with RST.
-    b.plain(ping_first);
-    w.probes = 1;
-    w.probe_spacing = h.interval;
-    w.reasoning.push_back("heartbeat idle " + setting(h.idle) +
-                          ": the next PING after the last sign of life draws an RST "
-                          "(ECONNRESET) from the peer's kernel.");
-    b.spread(nanoseconds(0), milliseconds(2));
-    b.finish(ECONNRESET, Detector::kRst);
-    return;
+    // The next PING once the host is back is answered with RST.
+    const auto back = in.fault_at + in.fault_duration.value_or(milliseconds(0));
+    int ping = 0;
+    while (in.last_received + ping_first + ping * nanoseconds(h.interval) < back && ping < h.count)
+      ++ping;
+    if (ping < h.count) {
+      b.plain(ping_first + ping * nanoseconds(h.interval));
+      w.probes = ping + 1;
+      w.probe_spacing = h.interval;
+      w.reasoning.push_back("heartbeat idle " + setting(h.idle) + ": PING " +
+                            std::to_string(ping + 1) +
+                            " is the first to reach the rebooted host, which has no such "
+                            "connection and answers RST (ECONNRESET).");
+      b.spread(nanoseconds(0), milliseconds(2));
+      b.finish(ECONNRESET, Detector::kRst);
+      return;
+    }
   }
   const nanoseconds rule = ping_first + h.count * nanoseconds(h.interval);
   b.plain(rule);

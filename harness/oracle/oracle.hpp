@@ -113,6 +113,9 @@ struct OracleInput {
   std::chrono::milliseconds conntrack_timeout{0};
   bool flow_tracked = false;
   int family = AF_INET;
+  // Connections on the machine whose timers fire together (a scale test);
+  // each adds the softirq's cost of serving one socket to the slack.
+  int connections = 1;
 
   ConnectionState state = ConnectionState::kIdle;
   Clock::time_point fault_at{};

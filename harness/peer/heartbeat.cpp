@@ -191,6 +191,12 @@ HeartbeatEngine::ConnectionId HeartbeatEngine::add(int fd, std::string name,
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
     throw Error::fromErrno("fcntl O_NONBLOCK", object, "", errno);
+  // Each PING must leave at once as its own segment: with Nagle a PING
+  // sent while the previous one is unacknowledged (the peer just died)
+  // would wait for that ACK, and the wire would show fewer PINGs than the
+  // rule sends. Not a TCP socket (a socketpair in tests): nothing to do.
+  const int nodelay = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
 
   std::lock_guard lock(mutex_);
   const bool reused = !free_slots_.empty();

@@ -210,7 +210,13 @@ Detector classifyDetection(int error, bool read_eof, const KernelDetectorSetting
     case EHOSTDOWN:
     case ENETDOWN:
     case EACCES:
-      return Detector::kIcmp;
+      // Reported while the kernel still holds the connection: IP_RECVERR
+      // passed the ICMP error on at once. Otherwise the error was stored as
+      // a soft error and reported when a timeout closed the connection.
+      if (info.state == TCP_ESTABLISHED || info.state == 0) return Detector::kIcmp;
+      if (settings.user_timeout && settings.user_timeout->count() > 0)
+        return Detector::kUserTimeout;
+      return Detector::kRetransmission;
     case ECONNRESET:
     case EPIPE:
     case ECONNREFUSED:

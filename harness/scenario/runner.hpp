@@ -38,11 +38,14 @@ struct RunOptions {
   std::optional<std::filesystem::path> pcap_dir;
   // The deadpeer binary, for peers run as separate processes ({self}).
   std::filesystem::path self = "/proc/self/exe";
-  // Called with a one-line status while a trial runs: what is happening,
-  // the elapsed time and the expected time.
+  // Called with a one-line status when a trial enters a phase: what is
+  // happening and, while waiting for detection, the time expected. The
+  // caller adds the elapsed time (the CLI redraws it live).
   std::function<void(const std::string& line)> progress;
   // Keep every event and packet in the results (reports draw them).
   bool keep_detail = true;
+  // Warm up at least this long (benchmarks measure the idle overhead then).
+  std::chrono::milliseconds min_warmup{0};
 };
 
 class Runner {
