@@ -387,10 +387,12 @@ void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWin
     // timer's lateness adds up.
     b.plain(k.user_timeout);
     // The clamp converts the remainder from milliseconds to whole jiffies
-    // (rounding up) and lands in a level of its own.
+    // (rounding up: one jiffy) and lands in a level of its own; the abort
+    // then waits for the tick after the expiry (one more). Measured without
+    // load: IPv6 (no RTO revert, the last timer ~0.8 s) at the bound's edge.
     b.spread(nanoseconds(0), wheel.granularity(duration_cast<microseconds>(
                                  std::min<milliseconds>(k.user_timeout, kRtoMax))) +
-                                 wheel.jiffy());
+                                 2 * wheel.jiffy());
     w.reasoning.push_back("TCP_USER_TIMEOUT " + setting(k.user_timeout) +
                           " from the first retransmission: " +
                           describeDuration(2 * rto0 + nanoseconds(k.user_timeout)) +

@@ -61,8 +61,11 @@ class TimerWheel {
 // that wide.
 std::chrono::microseconds packetdrillTolerance(std::chrono::microseconds interval) noexcept;
 
-// Wake-up of the reporting thread after the kernel set the error.
-inline constexpr std::chrono::milliseconds kSchedulingAllowance{5};
+// Wake-up of the reporting thread after the kernel set the error, and of
+// the timer softirq when it runs in ksoftirqd on a busy machine. Quiet,
+// detections land within 1 ms of the timer model's bound; under ctest -j8 on
+// two cores, up to ~10 ms past it.
+inline constexpr std::chrono::milliseconds kSchedulingAllowance{10};
 
 enum class ConnectionState {
   kIdle,          // nothing unacknowledged at the fault
