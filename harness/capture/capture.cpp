@@ -390,9 +390,12 @@ std::string_view packetClassName(PacketClass c) noexcept {
 
 std::string icmpName(int family, int type, int code) {
   const std::string prefix = family == AF_INET6 ? "ICMPv6 " : "ICMP ";
+  // Destination unreachable names its code after the type, so one
+  // substring ("destination unreachable") matches it in both families.
+  const bool unreachable = (family == AF_INET && type == 3) || (family == AF_INET6 && type == 1);
   for (const IcmpNameRow& row : kIcmpNames)
     if (row.family == family && row.type == type && row.code == code)
-      return prefix + std::string(row.name);
+      return prefix + (unreachable ? "destination unreachable: " : "") + std::string(row.name);
   for (const IcmpNameRow& row : kIcmpNames)
     if (row.family == family && row.type == type && row.code == -1)
       return prefix + std::string(row.name) + (code > 0 ? " code " + std::to_string(code) : "");

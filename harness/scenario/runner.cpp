@@ -119,7 +119,10 @@ OracleInput staticInput(const Scenario& sc, int family) {
   if (peer->isClient())
     in.connections = static_cast<int>(peer->hosts.size()) * peer->connections;
   switch (peer->traffic.kind) {
-    case TrafficMode::Kind::kDataInFlight: in.state = ConnectionState::kDataInFlight; break;
+    case TrafficMode::Kind::kDataInFlight:
+    case TrafficMode::Kind::kRequestResponse:  // the next request is in flight
+      in.state = ConnectionState::kDataInFlight;
+      break;
     case TrafficMode::Kind::kStopReading: in.state = ConnectionState::kZeroWindow; break;
     default: in.state = ConnectionState::kIdle; break;
   }
@@ -508,6 +511,16 @@ DetectionWindow TrialRun::window(const std::vector<Packet>& packets, Clock::time
         }
     }
   }
+  if (peer && peer->traffic.kind == TrafficMode::Kind::kRequestResponse &&
+      data_sent_at_ == Clock::time_point{}) {
+    // The first request written after the fault is the data in flight.
+    for (const auto& e : t_.log.events())
+      if (e.peer == peer->name && e.kind == EventKind::kData && e.at >= fault_at_ &&
+          e.text.rfind("sent", 0) == 0) {
+        data_sent_at_ = e.at;
+        break;
+      }
+  }
   in.data_sent_at = data_sent_at_ != Clock::time_point{} ? data_sent_at_ : fault_at_;
   in.last_received = anchor_min;
   DetectionWindow w = oracle_.predict(in);
@@ -705,6 +718,18 @@ void TrialRun::judge() {
     for (const auto& p : icmpErrors(packets, fault_at_))
       if (r_.icmp_seen.size() < 20)
         r_.icmp_seen.push_back(icmpName(p.family, p.icmp_type, p.icmp_code) + " from " + p.source.str());
+    if (!x.rst_from.empty()) {
+      const std::string want = t_.topology->address(x.rst_from, family_).str();
+      if (!r_.rst_from)
+        fail("no RST on the wire after the fault; expected one from " + x.rst_from);
+      else if (*r_.rst_from != want)
+        fail("the first RST came from " + *r_.rst_from + ", expected " + x.rst_from + " (" + want + ")");
+    }
+    if (!x.icmp.empty() &&
+        std::none_of(r_.icmp_seen.begin(), r_.icmp_seen.end(),
+                     [&](const std::string& s) { return s.find(x.icmp) != std::string::npos; }))
+      fail("no ICMP error matching \"" + x.icmp + "\" on the wire" +
+           (r_.icmp_seen.empty() ? "" : "; saw " + r_.icmp_seen.front()));
     const std::size_t connections = std::max<std::size_t>(want, 1);
     if (x.probes == Expectation::Probes::kExplicit &&
         r_.probes_seen != x.probe_count * static_cast<int>(connections))

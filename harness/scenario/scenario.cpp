@@ -1111,6 +1111,14 @@ const std::vector<Rule<ExpectDraft>>& expectRules() {
        [](Reader& r, const Entry& e, ExpectDraft& x) {
          if (auto v = r.boolean(e)) x.expect.survives = *v;
        }},
+      {"rst_from",
+       [](Reader& r, const Entry& e, ExpectDraft& x) {
+         if (auto v = r.text(e)) x.expect.rst_from = *v;
+       }},
+      {"icmp",
+       [](Reader& r, const Entry& e, ExpectDraft& x) {
+         if (auto v = r.text(e)) x.expect.icmp = *v;
+       }},
       {"false_positives", [](Reader& r, const Entry& e,
                              ExpectDraft& x) { readMap(r, e, falsePositiveRules(), x.expect); }},
       {"observe",
@@ -1520,9 +1528,12 @@ void checkFaults(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
   }
 }
 
-void checkExpect(Reader& r, Draft& d) {
+void checkExpect(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
   ExpectDraft& x = d.expect;
   Expectation& expect = x.expect;
+  if (spec && !expect.rst_from.empty())
+    checkHostName(r, *spec, seenOr(x.seen, "rst_from", expect.mark), "expect.rst_from",
+                  expect.rst_from);
   if (!expect.peer.empty() && peerNamesKnown(d) &&
       std::none_of(d.peers.begin(), d.peers.end(),
                    [&](const PeerDraft& p) { return p.peer.name == expect.peer; })) {
@@ -1668,7 +1679,7 @@ Scenario parseScenario(std::string_view yaml, const std::filesystem::path& file)
   checkHosts(r, d, spec);
   checkPeers(r, d, spec);
   checkFaults(r, d, spec);
-  checkExpect(r, d);
+  checkExpect(r, d, spec);
 
   auto& diagnostics = r.diagnostics();
   if (!diagnostics.empty()) {

@@ -119,6 +119,10 @@ struct Expectation {
   std::optional<std::chrono::milliseconds> deadline;
   // The connection stays ESTABLISHED in the kernel after the report (IP_RECVERR).
   bool survives = false;
+  // The wire: the host whose address sent the first RST after the fault,
+  // and a substring of an ICMP error seen after it ("host unreachable").
+  std::string rst_from;
+  std::string icmp;
   // Live peers: at most this many wrong suspicions per trial.
   std::optional<int> max_false_positives;
   // Live peers: how long the run observes them, from the first fault.
