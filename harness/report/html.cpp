@@ -110,22 +110,9 @@ std::string familyName(int family) {
   return "";
 }
 
-std::string verdictClass(ScenarioResult::Verdict v) {
-  switch (v) {
-    case ScenarioResult::Verdict::kPass:
-      return "pass";
-    case ScenarioResult::Verdict::kFail:
-      return "fail";
-    case ScenarioResult::Verdict::kSkip:
-      return "skip";
-    case ScenarioResult::Verdict::kError:
-      return "error";
-  }
-  return "error";
-}
 
 std::string verdictBadge(ScenarioResult::Verdict v) {
-  return "<span class=\"verdict " + verdictClass(v) + "\">" + std::string(verdictName(v)) +
+  return "<span class=\"verdict " + report::verdictKey(v) + "\">" + std::string(verdictName(v)) +
          "</span>";
 }
 
@@ -562,7 +549,7 @@ std::string summaryTable(const std::vector<ScenarioResult>& results) {
 
 std::string resultSection(const ScenarioResult& result, std::size_t index) {
   std::string out = "<section id=\"r" + std::to_string(index) + "\" class=\"result " +
-                    verdictClass(result.verdict) + "\">\n<h2>" + verdictBadge(result.verdict) +
+                    report::verdictKey(result.verdict) + "\">\n<h2>" + verdictBadge(result.verdict) +
                     " " + htmlEscape(result.name) + "</h2>\n";
   if (!result.reason.empty()) out += "<p class=\"reason\">" + htmlEscape(result.reason) + "</p>\n";
   out += "<table class=\"facts\">\n";

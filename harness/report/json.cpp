@@ -24,19 +24,6 @@ json familyJson(int family) {
   return nullptr;
 }
 
-std::string verdictKey(ScenarioResult::Verdict v) {
-  switch (v) {
-    case ScenarioResult::Verdict::kPass:
-      return "pass";
-    case ScenarioResult::Verdict::kFail:
-      return "fail";
-    case ScenarioResult::Verdict::kSkip:
-      return "skip";
-    case ScenarioResult::Verdict::kError:
-      return "error";
-  }
-  return "error";
-}
 
 json errnoJson(int error) { return error == 0 ? json(nullptr) : json(report::errnoName(error)); }
 
@@ -143,7 +130,7 @@ json resultJson(const ScenarioResult& result) {
       {"detector", result.detector},
       {"fault", result.fault},
       {"family", familyJson(result.family)},
-      {"verdict", verdictKey(result.verdict)},
+      {"verdict", report::verdictKey(result.verdict)},
       {"reason", result.reason},
       {"expected", report::windowText(result)},
       {"detection", percentilesJson(result.detection)},

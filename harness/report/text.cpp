@@ -24,6 +24,20 @@ std::string windowText(const ScenarioResult& result) {
   return secondsText(first.window_earliest) + "-" + secondsText(first.window_latest) + " s";
 }
 
+std::string verdictKey(ScenarioResult::Verdict v) {
+  switch (v) {
+    case ScenarioResult::Verdict::kPass:
+      return "pass";
+    case ScenarioResult::Verdict::kFail:
+      return "fail";
+    case ScenarioResult::Verdict::kSkip:
+      return "skip";
+    case ScenarioResult::Verdict::kError:
+      return "error";
+  }
+  return "error";
+}
+
 std::string errnoName(int error) {
   if (error == 0) return "";
   if (const char* name = strerrorname_np(error)) return name;

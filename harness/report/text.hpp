@@ -21,6 +21,8 @@ std::string secondsText(Seconds s);
 // The expected window of a result, from its first trial: "4.00-4.14 s",
 // "never", or "-" when there is no trial.
 std::string windowText(const ScenarioResult& result);
+// "pass", "fail", "skip", "error": a verdict as a JSON value and a CSS class.
+std::string verdictKey(ScenarioResult::Verdict v);
 // "ETIMEDOUT"; "" for 0; the number when glibc has no name for it.
 std::string errnoName(int error);
 

@@ -225,6 +225,8 @@ class TrialRun {
   void build();
   void startPeers();
   void startPeer(const ScenarioPeer& peer);
+  // Starts a program in its host and waits until it is ready.
+  void launch(ExternalPeerSpec spec);
   std::size_t expectedConnections(const ScenarioPeer& peer) const;
   void applyFault(const ScheduledFault& f);
   void judge();
@@ -331,10 +333,7 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
         spec.readiness = ExternalPeerSpec::Port{address, peer.port};
         spec.detection = ExternalPeerSpec::Exit{};
         spec.ready_deadline = peer.ready_deadline;
-        auto ext = std::make_unique<ExternalPeer>(spec, topo.netnsOf(host), t_.log);
-        ext->waitReady();
-        t_.processes[peer.name] = ext.get();
-        t_.external.push_back(std::move(ext));
+        launch(std::move(spec));
         return;
       }
       if (peer.kind == PeerKind::kTcpServer) {
@@ -403,10 +402,7 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
         port->port = peer.port;
       spec.detection = peer.detection;
       spec.ready_deadline = peer.ready_deadline;
-      auto ext = std::make_unique<ExternalPeer>(spec, topo.netnsOf(host), t_.log);
-      ext->waitReady();
-      t_.processes[peer.name] = ext.get();
-      t_.external.push_back(std::move(ext));
+      launch(std::move(spec));
       return;
     }
   }
@@ -420,6 +416,14 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
     throw Error("start", "peer " + name, "", ETIMEDOUT,
                 std::to_string(got) + " of " + std::to_string(want) + " connections established within " +
                     std::to_string(kStartDeadline.count()) + " ms");
+}
+
+void TrialRun::launch(ExternalPeerSpec spec) {
+  const std::string name = spec.name;
+  auto process = std::make_unique<ExternalPeer>(spec, t_.topology->netnsOf(spec.host), t_.log);
+  process->waitReady();
+  t_.processes[name] = process.get();
+  t_.external.push_back(std::move(process));
 }
 
 void TrialRun::startPeers() {
