@@ -32,6 +32,7 @@ json qualityJson(const std::optional<QualityMetrics>& quality) {
   return {
       {"mistakes", quality->mistakes},
       {"observed", seconds(quality->observed)},
+      {"suspected", seconds(quality->suspected)},
       {"t_mr", optionalSeconds(quality->t_mr)},
       {"t_m", optionalSeconds(quality->t_m)},
       {"p_a", quality->p_a ? json(*quality->p_a) : json(nullptr)},

@@ -4,6 +4,17 @@
 
 namespace deadpeer {
 
+void QualityMetrics::derive() {
+  t_mr.reset();
+  t_m.reset();
+  p_a.reset();
+  if (observed.count() <= 0) return;
+  p_a = 1.0 - suspected.count() / observed.count();
+  if (mistakes == 0) return;
+  t_mr = Seconds(observed.count() / mistakes);
+  t_m = Seconds(suspected.count() / mistakes);
+}
+
 std::string_view verdictName(ScenarioResult::Verdict v) noexcept {
   switch (v) {
     case ScenarioResult::Verdict::kPass:

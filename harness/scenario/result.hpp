@@ -32,12 +32,19 @@ struct Detection {
 
 // Chen, Toueg and Aguilera's quality of service of a detector watching a
 // live peer (REFERENCE.md section 7).
+// With k wrong suspicions in an observation of T seconds, S of them spent
+// suspecting: E(T_MR) = T / k, E(T_M) = S / k, and P_A = 1 - S / T, the
+// share of the time a query would have found the live peer trusted.
 struct QualityMetrics {
-  int mistakes = 0;                  // wrong suspicions
+  int mistakes = 0;                  // wrong suspicions (trust -> suspect)
   Seconds observed{};                // how long the live peer was watched
+  Seconds suspected{};               // of which spent suspecting it
   std::optional<Seconds> t_mr;       // mean time between wrong suspicions
   std::optional<Seconds> t_m;        // mean duration of a wrong suspicion
   std::optional<double> p_a;         // 1 - E(T_M) / E(T_MR)
+
+  // Fills t_mr, t_m and p_a from the three counts.
+  void derive();
 };
 
 // A mark on the timeline, relative to the fault.

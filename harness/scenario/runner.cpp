@@ -495,7 +495,8 @@ DetectionWindow TrialRun::window(const std::vector<Packet>& packets, Clock::time
     const IpAddress me = t_.topology->address(peer->hosts.front(), family_);
     std::map<std::uint16_t, Clock::time_point> last;
     for (const auto& p : packets) {
-      if (p.at > fault_at_ || p.cls == PacketClass::kIcmp || !(p.destination == me)) continue;
+      // TCP only: an IPv6 neighbour advertisement to this host is no segment.
+      if (p.at > fault_at_ || p.protocol != IPPROTO_TCP || !(p.destination == me)) continue;
       last[p.destination_port] = std::max(last[p.destination_port], p.at);
     }
     if (!last.empty()) {
@@ -570,36 +571,27 @@ void TrialRun::timeline(const std::vector<Packet>& packets) {
 }
 
 void TrialRun::quality(const std::vector<Event>& events) {
+  // Per connection the detector either trusts or suspects the live peer; a
+  // death (the connection closed) is a suspicion that lasts to the end.
   QualityMetrics q;
-  q.observed = toSeconds(sc_.expect.observe);
-  std::map<int, Clock::time_point> open;
-  Seconds mistake_time{};
-  int ended = 0;
+  const auto end = fault_at_ + sc_.expect.observe;
+  q.observed = toSeconds(end - fault_at_);
+  std::map<int, Clock::time_point> since;  // connections under suspicion
   for (const auto& e : events) {
-    if (e.peer != sc_.expect.peer || e.at < fault_at_) continue;
-    if (e.kind == EventKind::kSuspected || e.kind == EventKind::kDetected) {
+    if (e.peer != sc_.expect.peer || e.at < fault_at_ || e.at > end) continue;
+    const bool suspect = e.kind == EventKind::kSuspected || e.kind == EventKind::kDetected;
+    if (suspect && !since.contains(e.connection)) {
       ++q.mistakes;
-      if (e.kind == EventKind::kSuspected) open[e.connection] = e.at;
+      since[e.connection] = e.at;
     } else if (e.kind == EventKind::kRestored) {
-      if (auto it = open.find(e.connection); it != open.end()) {
-        mistake_time += toSeconds(e.at - it->second);
-        ++ended;
-        open.erase(it);
+      if (auto it = since.find(e.connection); it != since.end()) {
+        q.suspected += toSeconds(e.at - it->second);
+        since.erase(it);
       }
     }
   }
-  const auto end = fault_at_ + sc_.expect.observe;
-  for (const auto& [c, at] : open) {
-    mistake_time += toSeconds(end - at);
-    ++ended;
-  }
-  if (q.mistakes > 0) {
-    q.t_mr = Seconds(q.observed.count() / q.mistakes);
-    if (ended > 0) q.t_m = Seconds(mistake_time.count() / ended);
-    if (q.t_m) q.p_a = 1.0 - q.t_m->count() / q.t_mr->count();
-  } else {
-    q.p_a = 1.0;
-  }
+  for (const auto& [c, at] : since) q.suspected += toSeconds(end - at);
+  q.derive();
   r_.false_positives = q.mistakes;
   r_.quality = q;
 }
@@ -915,24 +907,13 @@ std::vector<ScenarioResult> Runner::run(const Scenario& sc) {
       result.detection = percentiles(samples);
       if (sc.expect.max_false_positives) {
         QualityMetrics q;
-        Seconds mistake_sum{};
-        int with_tm = 0;
         for (const auto& t : result.trials)
           if (t.quality) {
             q.mistakes += t.quality->mistakes;
             q.observed += t.quality->observed;
-            if (t.quality->t_m) {
-              mistake_sum += *t.quality->t_m * t.quality->mistakes;
-              with_tm += t.quality->mistakes;
-            }
+            q.suspected += t.quality->suspected;
           }
-        if (q.mistakes > 0) {
-          q.t_mr = Seconds(q.observed.count() / q.mistakes);
-          if (with_tm) q.t_m = Seconds(mistake_sum.count() / with_tm);
-          if (q.t_m) q.p_a = 1.0 - q.t_m->count() / q.t_mr->count();
-        } else {
-          q.p_a = 1.0;
-        }
+        q.derive();
         result.quality = q;
       }
       const auto failed = std::find_if(result.trials.begin(), result.trials.end(),
