@@ -11,6 +11,7 @@
 #include "private_netns_dir.hpp"
 #include "privilege.hpp"
 #include "ratio_reporter.hpp"
+#include "startup_registration.hpp"
 
 int main(int argc, char** argv) {
   try {
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   // A failure here only matters to benchmarks that name namespaces; they
   // skip with the reason.
   deadpeer::bench::enterPrivateNetnsDir();
+  deadpeer::bench::runStartupRegistrations();
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;

@@ -41,6 +41,14 @@ std::string milliseconds(double seconds) {
   return text;
 }
 
+// Whole numbers when large (bytes per hour: 380194), else four significant
+// digits.
+std::string counterValue(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, value >= 1e4 || value <= -1e4 ? "%.0f" : "%.4g", value);
+  return text;
+}
+
 }  // namespace
 
 bool compareBenchmarks(RatioSpec spec) {
@@ -63,10 +71,13 @@ void RatioReporter::ReportRuns(const std::vector<Run>& reports) {
       continue;
     }
     const double seconds = run.GetAdjustedRealTime() * secondsPer(run.time_unit);
-    if (run.run_type == Run::RT_Iteration)
+    if (run.run_type == Run::RT_Iteration) {
       m.seconds.push_back(seconds);
-    else if (run.aggregate_name == "median")
+      for (const auto& [name, counter] : run.counters) m.counters[name].push_back(counter.value);
+    } else if (run.aggregate_name == "median") {
       m.median = seconds;
+      for (const auto& [name, counter] : run.counters) m.median_counters[name] = counter.value;
+    }
   }
 }
 
@@ -94,9 +105,46 @@ void RatioReporter::printRatios() {
     return {};
   };
 
+  // "" when the side has the counter (in `value`), else why not.
+  auto counterOf = [&](const RatioSide& side, const std::string& name, double& value,
+                       bool& median) -> std::string {
+    const auto it = measured_.find(side.benchmark);
+    if (it == measured_.end()) return side.caption + " did not run";
+    const Measured& m = it->second;
+    if (!m.error.empty()) return side.caption + " failed: " + m.error;
+    if (const auto c = m.median_counters.find(name); c != m.median_counters.end()) {
+      value = c->second;
+      median = true;
+      return {};
+    }
+    const auto c = m.counters.find(name);
+    if (c == m.counters.end() || c->second.empty()) return side.caption + " has no " + name;
+    value = std::accumulate(c->second.begin(), c->second.end(), 0.0) /
+            static_cast<double>(c->second.size());
+    return {};
+  };
+
   for (const RatioSpec& spec : registry()) {
     if (!measured_.count(spec.numerator.benchmark) && !measured_.count(spec.denominator.benchmark))
       continue;  // filtered out
+    for (const std::string& name : spec.counters) {
+      double num = 0, den = 0;
+      bool num_median = false, den_median = false;
+      std::string why = counterOf(spec.numerator, name, num, num_median);
+      if (why.empty()) why = counterOf(spec.denominator, name, den, den_median);
+      if (why.empty() && den <= 0) why = spec.denominator.caption + " has no " + name;
+      out << "ratio " << spec.label << " " << name << ": ";
+      if (!why.empty()) {
+        out << "not available (" << why << ")\n";
+        continue;
+      }
+      char ratio[32];
+      std::snprintf(ratio, sizeof ratio, "%.2fx", num / den);
+      out << spec.numerator.caption << " " << counterValue(num) << " / " << spec.denominator.caption
+          << " " << counterValue(den) << " = " << ratio
+          << (num_median && den_median ? " (medians)" : "") << "\n";
+    }
+    if (!spec.counters.empty()) continue;
     double num = 0, den = 0;
     bool num_median = false, den_median = false;
     std::string why = timeOf(spec.numerator, num, num_median);

@@ -10,7 +10,10 @@
 // prints for each pair whose two sides ran
 //   ratio two-hosts: ip CLI 23.1 ms / deadpeer 1.45 ms = 15.9x
 // i.e. numerator time / denominator time, from real time per iteration:
-// the median when repetitions give one, else the mean.
+// the median when repetitions give one, else the mean. A pair that names
+// counters prints one line per counter instead, from the counter's values
+// (the median aggregate's when there is one, else the mean of the runs):
+//   ratio idle overhead at 4 s bytes_per_hour: heartbeat 790000 / keepalive 380194 = 2.08x
 //
 // The reporter wraps the display reporter that the command line asks for
 // (--benchmark_format, --benchmark_color, --benchmark_counters_tabular), so
@@ -40,6 +43,10 @@ struct RatioSpec {
   std::string label;
   RatioSide numerator;
   RatioSide denominator;
+  // Empty: compare the times. Otherwise one line per named counter, which
+  // compares the counter's values instead (e.g. the bytes an idle connection
+  // costs per hour), for benchmarks whose time is not what they measure.
+  std::vector<std::string> counters = {};
 };
 
 // Adds a pair to the registry that printRatios() reads; returns true, for
@@ -61,6 +68,8 @@ class RatioReporter final : public benchmark::BenchmarkReporter {
   struct Measured {
     std::vector<double> seconds;  // real time per iteration, one per repetition
     std::optional<double> median;
+    std::map<std::string, std::vector<double>> counters;  // per repetition
+    std::map<std::string, double> median_counters;
     std::string error;
   };
 
