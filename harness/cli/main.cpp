@@ -20,12 +20,12 @@
 
 #include "cli/serve.hpp"
 #include "error.hpp"
-#include "report/report.hpp"
-#include "scenario/runner.hpp"
-#include "scenario/scenario.hpp"
 #include "fault/capabilities.hpp"
 #include "fault/fault.hpp"
 #include "privilege.hpp"
+#include "report/report.hpp"
+#include "scenario/runner.hpp"
+#include "scenario/scenario.hpp"
 #include "topology/reach.hpp"
 #include "topology/topology.hpp"
 
@@ -199,7 +199,8 @@ std::chrono::milliseconds protocolTime(const Scenario& sc, const Runner& runner)
     try {
       const auto w = runner.explain(sc, sc.families.front());
       wait = w.never ? milliseconds(30'000)
-                     : std::chrono::duration_cast<milliseconds>(w.latest - w.anchor) + milliseconds(2000);
+                     : std::chrono::duration_cast<milliseconds>(w.latest - w.anchor) +
+                           milliseconds(2000);
     } catch (const Error&) {
       wait = milliseconds(30'000);
     }
@@ -228,7 +229,8 @@ int list(const std::vector<std::string>& given, bool ctest) {
     if (ctest) {
       // A bad file still becomes a test, which fails with its diagnostics.
       const std::filesystem::path abs = std::filesystem::absolute(f);
-      const std::string name = sc ? sc->name : abs.parent_path().filename().string() + "/" + abs.stem().string();
+      const std::string name =
+          sc ? sc->name : abs.parent_path().filename().string() + "/" + abs.stem().string();
       std::string labels = "scenario";
       double timeout = 120;
       if (sc) {
@@ -250,7 +252,8 @@ int list(const std::vector<std::string>& given, bool ctest) {
       continue;
     }
     std::string families;
-    for (int fam : sc->families) families += std::string(families.empty() ? "" : ",") + (fam == AF_INET6 ? "ipv6" : "ipv4");
+    for (int fam : sc->families)
+      families += std::string(families.empty() ? "" : ",") + (fam == AF_INET6 ? "ipv6" : "ipv4");
     std::printf("%-44s %-10s %-16s %-14s %-11s %6d %9s\n", sc->name.c_str(), sc->folder.c_str(),
                 sc->detectorLabel().c_str(), sc->faultLabel().c_str(), families.c_str(), sc->repeat,
                 seconds(protocolTime(*sc, runner)).c_str());
@@ -265,8 +268,7 @@ int explain(const std::vector<std::string>& given, std::optional<int> family) {
   const Scenario& sc = parsed->front();
   Runner runner;
   std::printf("%s: %s\n", sc.name.c_str(), sc.description.c_str());
-  std::printf("timer wheel: HZ=%d, read from the running kernel\n",
-              TimerWheel::probe().hz());
+  std::printf("timer wheel: HZ=%d, read from the running kernel\n", TimerWheel::probe().hz());
   for (int fam : sc.families) {
     if (family && fam != *family) continue;
     std::printf("\n[%s]\n", fam == AF_INET6 ? "ipv6" : "ipv4");
@@ -360,7 +362,8 @@ int run(const RunArgs& a) {
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     Runner runner(options);
-    for (std::size_t i = next++; i < parsed->size(); i = next++) slots[i] = runner.run((*parsed)[i]);
+    for (std::size_t i = next++; i < parsed->size(); i = next++)
+      slots[i] = runner.run((*parsed)[i]);
   };
   std::vector<std::thread> threads;
   const int jobs = std::max(1, std::min<int>(a.jobs, static_cast<int>(parsed->size())));
@@ -412,15 +415,24 @@ int dispatch(const std::vector<std::string_view>& args) {
     RunArgs a;
     for (std::size_t i = 1; i < args.size(); ++i) {
       const auto s = args[i];
-      if (s == "--repeat") a.options.repeat = intArg(s, value(i), 1, 1000);
-      else if (s == "--jobs" || s == "-j") a.jobs = intArg(s, value(i), 1, 64);
-      else if (s == "--json") a.json = arg(value(i));
-      else if (s == "--html") a.html = arg(value(i));
-      else if (s == "--junit") a.junit = arg(value(i));
-      else if (s == "--pcap") a.options.pcap_dir = arg(value(i));
-      else if (s == "--quiet" || s == "-q") a.quiet = true;
-      else if (!s.empty() && s[0] == '-') throw Usage{"run: unknown option '" + arg(s) + "'"};
-      else a.paths.push_back(arg(s));
+      if (s == "--repeat")
+        a.options.repeat = intArg(s, value(i), 1, 1000);
+      else if (s == "--jobs" || s == "-j")
+        a.jobs = intArg(s, value(i), 1, 64);
+      else if (s == "--json")
+        a.json = arg(value(i));
+      else if (s == "--html")
+        a.html = arg(value(i));
+      else if (s == "--junit")
+        a.junit = arg(value(i));
+      else if (s == "--pcap")
+        a.options.pcap_dir = arg(value(i));
+      else if (s == "--quiet" || s == "-q")
+        a.quiet = true;
+      else if (!s.empty() && s[0] == '-')
+        throw Usage{"run: unknown option '" + arg(s) + "'"};
+      else
+        a.paths.push_back(arg(s));
     }
     a.options.self = std::filesystem::read_symlink("/proc/self/exe");
     return run(a);
@@ -430,10 +442,14 @@ int dispatch(const std::vector<std::string_view>& args) {
   std::optional<int> family;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const auto s = args[i];
-    if (cmd == "list" && s == "--ctest") ctest = true;
-    else if (cmd == "explain" && s == "--family") family = familyArg(value(i));
-    else if (!s.empty() && s[0] == '-') throw Usage{arg(cmd) + ": unknown option '" + arg(s) + "'"};
-    else paths.push_back(arg(s));
+    if (cmd == "list" && s == "--ctest")
+      ctest = true;
+    else if (cmd == "explain" && s == "--family")
+      family = familyArg(value(i));
+    else if (!s.empty() && s[0] == '-')
+      throw Usage{arg(cmd) + ": unknown option '" + arg(s) + "'"};
+    else
+      paths.push_back(arg(s));
   }
   if (cmd == "validate") return validate(paths);
   if (cmd == "list") return list(paths, ctest);

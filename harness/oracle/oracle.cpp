@@ -31,8 +31,11 @@ nanoseconds firstRto(const TimerWheel& wheel) { return kRtoMin + wheel.jiffy(); 
 
 // What one socket's timer (a keepalive probe and its transmission through
 // veth and bridge) costs the timer softirq, so that the last of n sockets
-// due at the same tick is served up to n x this late. Measured here: 1,000
-// keepalive sockets end 30-45 ms apart per tick.
+// due at the same tick is served up to n x this late. Measured here with
+// 1,000 keepalive sockets (scale/many-clients): without this term the last
+// detections fell up to 27 ms past the window; at 10 us per socket they fit
+// with 0-3 ms to spare; 15 us leaves room. The detections of one trial
+// spread over 39-70 ms, handshakes included.
 constexpr nanoseconds kSocketTimerCost{15'000};
 
 // Timer wheel geometry (kernel/time/timer.c): LVL_BITS 6, LVL_CLK_SHIFT 3.
@@ -58,21 +61,30 @@ std::string setting(nanoseconds d) {
 
 std::string errnoName(int error) {
   switch (error) {
-    case 0: return "no error (orderly close)";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case ECONNRESET: return "ECONNRESET";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EACCES: return "EACCES";
-    case EPIPE: return "EPIPE";
-    default: return "errno " + std::to_string(error);
+    case 0:
+      return "no error (orderly close)";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case ECONNRESET:
+      return "ECONNRESET";
+    case EHOSTUNREACH:
+      return "EHOSTUNREACH";
+    case ENETUNREACH:
+      return "ENETUNREACH";
+    case EACCES:
+      return "EACCES";
+    case EPIPE:
+      return "EPIPE";
+    default:
+      return "errno " + std::to_string(error);
   }
 }
 
 // The HZ candidates a kernel can be built with (CONFIG_HZ_*, plus a few
 // architectures' odd ones); the probe picks the one that explains every
 // readback.
-constexpr int kHzCandidates[] = {24, 32, 48, 64, 100, 128, 200, 250, 256, 300, 500, 512, 864, 1000, 1024, 1200};
+constexpr int kHzCandidates[] = {24,  32,  48,  64,  100, 128,  200,  250,
+                                 256, 300, 500, 512, 864, 1000, 1024, 1200};
 
 // msecs_to_jiffies() then jiffies_to_msecs(): both round up.
 long roundTrip(long ms, int hz) {
@@ -162,17 +174,18 @@ void never(DetectionWindow& w, std::string reason) {
 
 // How the fault looks from the detector's host.
 enum class Silence {
-  kSilent,    // nothing comes back: probes and data vanish
-  kIcmp,      // a router answers with ICMP errors
-  kReset,     // the peer's kernel answers with RST
-  kFin,       // the peer's kernel closes: FIN at once
-  kAlive,     // the peer's kernel still answers (frozen process, proxy, live peer)
+  kSilent,  // nothing comes back: probes and data vanish
+  kIcmp,    // a router answers with ICMP errors
+  kReset,   // the peer's kernel answers with RST
+  kFin,     // the peer's kernel closes: FIN at once
+  kAlive,   // the peer's kernel still answers (frozen process, proxy, live peer)
 };
 
 Silence silenceOf(const OracleInput& in) {
   if (in.behind_proxy) return Silence::kAlive;
   if (in.no_fault)
-    return in.detector == OracleInput::DetectorKind::kHeartbeat ? Silence::kSilent : Silence::kAlive;
+    return in.detector == OracleInput::DetectorKind::kHeartbeat ? Silence::kSilent
+                                                                : Silence::kAlive;
   switch (in.fault) {
     case FaultKind::kHostCrash:
     case FaultKind::kDrop:
@@ -199,8 +212,7 @@ Silence silenceOf(const OracleInput& in) {
 // The errno an ICMP error from a router's unreachable/prohibit route turns
 // into (icmp_err_convert, icmpv6_err_convert).
 int icmpErrno(const OracleInput& in) {
-  if (in.family == AF_INET6)
-    return in.fault == FaultKind::kProhibit ? EACCES : ENETUNREACH;
+  if (in.family == AF_INET6) return in.fault == FaultKind::kProhibit ? EACCES : ENETUNREACH;
   return EHOSTUNREACH;  // host unreachable and "packet filtered" alike
 }
 
@@ -220,7 +232,8 @@ std::string faultName(const OracleInput& in) {
 // ---- timer wheel -------------------------------------------------------------
 
 TimerWheel::TimerWheel(int hz) : hz_(hz) {
-  if (hz <= 0) throw Error("timer wheel", "HZ " + std::to_string(hz), "", EINVAL, "must be positive");
+  if (hz <= 0)
+    throw Error("timer wheel", "HZ " + std::to_string(hz), "", EINVAL, "must be positive");
 }
 
 TimerWheel TimerWheel::probe() {
@@ -252,9 +265,12 @@ microseconds packetdrillTolerance(microseconds interval) noexcept {
 
 std::string_view connectionStateName(ConnectionState state) noexcept {
   switch (state) {
-    case ConnectionState::kIdle: return "idle";
-    case ConnectionState::kDataInFlight: return "data in flight";
-    case ConnectionState::kZeroWindow: return "zero window";
+    case ConnectionState::kIdle:
+      return "idle";
+    case ConnectionState::kDataInFlight:
+      return "data in flight";
+    case ConnectionState::kZeroWindow:
+      return "zero window";
   }
   return "?";
 }
@@ -304,8 +320,8 @@ void validateKernel(const KernelDetector& k) {
 }
 
 std::string keepaliveText(const KernelDetector& k) {
-  return "keepalive " + setting(k.idle) + "/" + setting(k.interval) + "/" + std::to_string(k.count) +
-         " (idle/interval/count, from " + k.source + ")";
+  return "keepalive " + setting(k.idle) + "/" + setting(k.interval) + "/" +
+         std::to_string(k.count) + " (idle/interval/count, from " + k.source + ")";
 }
 
 // Idle connection, kernel keepalive, the peer silent: the keepalive timer
@@ -333,34 +349,34 @@ void keepaliveSilent(const TimerWheel& wheel, const OracleInput& in, DetectionWi
     w.reasoning.push_back("TCP_USER_TIMEOUT " + setting(k.user_timeout) +
                           " replaces the probe count: the UTO is checked only at keepalive "
                           "ticks, after at least one probe; the first tick at or past it is idle " +
-                          setting(k.idle) + " + " + std::to_string(j) + " x " + setting(k.interval) +
-                          " = " + describeDuration(tick(j)) + ".");
+                          setting(k.idle) + " + " + std::to_string(j) + " x " +
+                          setting(k.interval) + " = " + describeDuration(tick(j)) + ".");
   } else {
-    w.reasoning.push_back("keepalive idle " + setting(k.idle) + " + " + std::to_string(k.count) +
-                          " probes x " + setting(k.interval) + " = " +
-                          describeDuration(nanoseconds(k.idle) + k.count * nanoseconds(k.interval)) +
-                          " after the last received segment.");
+    w.reasoning.push_back(
+        "keepalive idle " + setting(k.idle) + " + " + std::to_string(k.count) + " probes x " +
+        setting(k.interval) + " = " +
+        describeDuration(nanoseconds(k.idle) + k.count * nanoseconds(k.interval)) +
+        " after the last received segment.");
   }
   b.timer(k.idle);
   for (int i = 0; i < probes; ++i) b.timer(k.interval);
   w.probes = probes;
   w.probe_spacing = k.interval;
   b.finish(ETIMEDOUT, detector);
-  w.reasoning.push_back("timer wheel at HZ=" + std::to_string(wheel.hz()) + ": " +
-                        std::to_string(b.timers()) + " timers, each fires 1 jiffy to one level "
-                        "granularity late (" +
-                        describeDuration(wheel.granularity(duration_cast<microseconds>(k.interval))) +
-                        " for " + setting(k.interval) + "), up to " +
-                        describeDuration(b.lateSlack()) + " in all, plus " +
-                        describeDuration(kSchedulingAllowance) + " to wake the reader.");
+  w.reasoning.push_back(
+      "timer wheel at HZ=" + std::to_string(wheel.hz()) + ": " + std::to_string(b.timers()) +
+      " timers, each fires 1 jiffy to one level "
+      "granularity late (" +
+      describeDuration(wheel.granularity(duration_cast<microseconds>(k.interval))) + " for " +
+      setting(k.interval) + "), up to " + describeDuration(b.lateSlack()) + " in all, plus " +
+      describeDuration(kSchedulingAllowance) + " to wake the reader.");
 }
 
 // Data in flight, the peer silent (or answering with ICMP): keepalive is
 // suspended and the retransmission timer governs. The first RTO
 // retransmission comes after the tail-loss probe (PTO ~ RTO for one
 // segment) and one RTO; the UTO, or tcp_retries2's limit, counts from it.
-void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWindow& w,
-                    bool icmp) {
+void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWindow& w, bool icmp) {
   const KernelDetector& k = in.kernel;
   WindowBuilder b(wheel, w, in.connections);
   b.anchor(in.data_sent_at, "the send");
@@ -368,10 +384,10 @@ void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWin
   w.reasoning.push_back(
       "data is in flight: keepalive is suspended and the retransmission timer governs.");
   if (icmp)
-    w.reasoning.push_back("each retransmission draws an ICMP error, stored as a soft error (" +
-                          errnoName(error) + ") and reported when the connection times out" +
-                          (icmpRevertsBackoff(in) ? "; it also reverts the RTO backoff (RFC 6069)."
-                                                  : "."));
+    w.reasoning.push_back(
+        "each retransmission draws an ICMP error, stored as a soft error (" + errnoName(error) +
+        ") and reported when the connection times out" +
+        (icmpRevertsBackoff(in) ? "; it also reverts the RTO backoff (RFC 6069)." : "."));
   // Tail-loss probe, then the first RTO retransmission, each one RTO (rto_min
   // plus a srtt far below a jiffy, rounded up to a whole jiffy) apart.
   const nanoseconds rto0 = firstRto(wheel);
@@ -393,10 +409,9 @@ void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWin
     b.spread(nanoseconds(0), wheel.granularity(duration_cast<microseconds>(
                                  std::min<milliseconds>(k.user_timeout, kRtoMax))) +
                                  2 * wheel.jiffy());
-    w.reasoning.push_back("TCP_USER_TIMEOUT " + setting(k.user_timeout) +
-                          " from the first retransmission: " +
-                          describeDuration(2 * rto0 + nanoseconds(k.user_timeout)) +
-                          " after the send.");
+    w.reasoning.push_back(
+        "TCP_USER_TIMEOUT " + setting(k.user_timeout) + " from the first retransmission: " +
+        describeDuration(2 * rto0 + nanoseconds(k.user_timeout)) + " after the send.");
     b.finish(error, Detector::kUserTimeout);
     return;
   }
@@ -413,11 +428,12 @@ void retransmission(const TimerWheel& wheel, const OracleInput& in, DetectionWin
     ++expiries;
     rto = std::min<nanoseconds>(rto * 2, kRtoMax);
   }
-  w.reasoning.push_back("tcp_retries2 " + std::to_string(k.retries2) + ": the limit is " +
-                        describeDuration(limit) + " after the first retransmission; the RTO " +
-                        (icmp && icmpRevertsBackoff(in) ? "stays at 200 ms" : "doubles from 400 ms") +
-                        " and the first expiry past the limit comes " + describeDuration(elapsed) +
-                        " after it (" + std::to_string(expiries) + " expiries).");
+  w.reasoning.push_back(
+      "tcp_retries2 " + std::to_string(k.retries2) + ": the limit is " + describeDuration(limit) +
+      " after the first retransmission; the RTO " +
+      (icmp && icmpRevertsBackoff(in) ? "stays at 200 ms" : "doubles from 400 ms") +
+      " and the first expiry past the limit comes " + describeDuration(elapsed) + " after it (" +
+      std::to_string(expiries) + " expiries).");
   b.finish(error, Detector::kRetransmission);
 }
 
@@ -437,8 +453,9 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
     }
     w.reasoning.push_back(
         in.flow_tracked
-            ? "the firewall forgets the flow " + setting(ct) + " after its last packet; later "
-              "packets of it are dropped (nf_conntrack_tcp_loose 0)."
+            ? "the firewall forgets the flow " + setting(ct) +
+                  " after its last packet; later "
+                  "packets of it are dropped (nf_conntrack_tcp_loose 0)."
             : "the firewall never tracked this flow (it came up before the firewall) and, with "
               "nf_conntrack_tcp_loose 0, drops every later packet of it.");
   }
@@ -448,8 +465,9 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
       WindowBuilder b(wheel, w, in.connections);
       b.anchor(in.fault_at, "the fault");
       b.spread(-in.fault_apply_latency, nanoseconds(0));
-      w.reasoning.push_back("the process died but its kernel did not: it closes the socket and "
-                            "sends FIN at once (RST if unread data was queued).");
+      w.reasoning.push_back(
+          "the process died but its kernel did not: it closes the socket and "
+          "sends FIN at once (RST if unread data was queued).");
       b.finish(0, Detector::kFin);
       return;
     }
@@ -462,7 +480,8 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
       WindowBuilder b(wheel, w, in.connections);
       if (in_flight) {
         b.anchor(in.data_sent_at, "the send");
-        w.reasoning.push_back("the data itself draws the RST: ECONNRESET one round trip after the send.");
+        w.reasoning.push_back(
+            "the data itself draws the RST: ECONNRESET one round trip after the send.");
         b.finish(ECONNRESET, Detector::kRst);
         return;
       }
@@ -502,8 +521,9 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
       if (in.fault == FaultKind::kProcessFreeze && !in.behind_proxy &&
           in.state == ConnectionState::kZeroWindow) {
         if (k.user_timeout.count() == 0) {
-          never(w, "the frozen process's kernel answers every zero-window probe, so the persist "
-                   "timer probes forever; only TCP_USER_TIMEOUT ends it");
+          never(w,
+                "the frozen process's kernel answers every zero-window probe, so the persist "
+                "timer probes forever; only TCP_USER_TIMEOUT ends it");
           return;
         }
         WindowBuilder b(wheel, w, in.connections);
@@ -520,13 +540,13 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
         return;
       }
       if (in.behind_proxy)
-        never(w, "the detector's TCP peer is the proxy, whose kernel answers every probe and "
-                 "ACKs every byte; only an end-to-end heartbeat sees the server behind it");
+        never(w,
+              "the detector's TCP peer is the proxy, whose kernel answers every probe and "
+              "ACKs every byte; only an end-to-end heartbeat sees the server behind it");
       else if (in.fault == FaultKind::kProcessFreeze)
         never(w, "the frozen process's kernel still ACKs keepalive probes and data");
       else
-        never(w, "the peer is alive (" + faultName(in) +
-                     "): any detection is a false positive");
+        never(w, "the peer is alive (" + faultName(in) + "): any detection is a false positive");
       return;
     }
     case Silence::kSilent:
@@ -568,12 +588,14 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
   }
   std::string why_silent = why;
   if (icmp)
-    why_silent += " Keepalive probes carry seq = snd_una - 1, so the ICMP errors that answer them "
-                  "fail the in-window check and are ignored: ETIMEDOUT, not " +
-                  errnoName(icmpErrno(in)) + ".";
+    why_silent +=
+        " Keepalive probes carry seq = snd_una - 1, so the ICMP errors that answer them "
+        "fail the in-window check and are ignored: ETIMEDOUT, not " +
+        errnoName(icmpErrno(in)) + ".";
   if (in.fault == FaultKind::kFirewallForget && in.flow_tracked) {
     // The probes start once idle has run; the firewall has forgotten by then.
-    why_silent += " Keepalive idle " + setting(k.idle) + " is past the firewall's timeout, so the "
+    why_silent += " Keepalive idle " + setting(k.idle) +
+                  " is past the firewall's timeout, so the "
                   "first probe is already dropped.";
   }
   keepaliveSilent(wheel, in, w, why_silent);
@@ -679,11 +701,10 @@ DetectionWindow Oracle::predict(const OracleInput& in) const {
   if (!w.never) {
     const auto earliest = w.earliest - w.anchor;
     const auto latest = w.latest - w.anchor;
-    w.reasoning.push_back("expect " + errnoName(w.error) + " (" +
-                          std::string(detectorName(w.detector)) + ") between " +
-                          fmt("%.3f", secs(earliest)) + " and " + fmt("%.3f s", secs(latest)) +
-                          " after " + w.anchor_name + " (window " +
-                          describeDuration(w.width()) + ").");
+    w.reasoning.push_back(
+        "expect " + errnoName(w.error) + " (" + std::string(detectorName(w.detector)) +
+        ") between " + fmt("%.3f", secs(earliest)) + " and " + fmt("%.3f s", secs(latest)) +
+        " after " + w.anchor_name + " (window " + describeDuration(w.width()) + ").");
   }
   return w;
 }

@@ -63,8 +63,10 @@ std::chrono::microseconds packetdrillTolerance(std::chrono::microseconds interva
 
 // Wake-up of the reporting thread after the kernel set the error, and of
 // the timer softirq when it runs in ksoftirqd on a busy machine. Quiet,
-// detections land within 1 ms of the timer model's bound; under ctest -j8 on
-// two cores, up to ~10 ms past it.
+// detections land within 1 ms of the timer model's bound. Every 20-trial
+// validation row (ctest -j4) and CI (-j2) fit with this allowance; a ctest
+// -j8 run of the whole suite on two cores once put IPv6 UTO detections up
+// to 29 ms past the bound, which this does not cover.
 inline constexpr std::chrono::milliseconds kSchedulingAllowance{10};
 
 enum class ConnectionState {

@@ -291,14 +291,19 @@ HeartbeatEngine::Connection* HeartbeatEngine::live(std::uint32_t slot, std::uint
   return c.open && c.generation == generation ? &c : nullptr;
 }
 
-void HeartbeatEngine::record(const Connection& c, std::uint32_t slot, EventKind kind,
-                             Clock::time_point at) {
+Event HeartbeatEngine::eventOf(const Connection& c, std::uint32_t slot, EventKind kind,
+                               Clock::time_point at) {
   Event e;
   e.at = at;
   e.kind = kind;
   e.peer = c.name;
   e.connection = static_cast<int>(slot);
-  log_.add(std::move(e));
+  return e;
+}
+
+void HeartbeatEngine::record(const Connection& c, std::uint32_t slot, EventKind kind,
+                             Clock::time_point at) {
+  log_.add(eventOf(c, slot, kind, at));
 }
 
 void HeartbeatEngine::close(std::uint32_t slot) noexcept {
@@ -316,11 +321,7 @@ void HeartbeatEngine::close(std::uint32_t slot) noexcept {
 void HeartbeatEngine::declareDead(std::uint32_t slot, Detector detector, int error,
                                   std::string text, Clock::time_point now) {
   Connection& c = connections_[slot];
-  Event e;
-  e.at = now;
-  e.kind = EventKind::kDetected;
-  e.peer = c.name;
-  e.connection = static_cast<int>(slot);
+  Event e = eventOf(c, slot, EventKind::kDetected, now);
   e.detector = detector;
   e.error = error;
   e.tcp_state = tcpState(c.fd);
@@ -503,11 +504,7 @@ void HeartbeatEngine::suspect(Connection& c, std::uint32_t slot, Clock::time_poi
   c.suspected = true;
   c.suspected_at = now;
   ++stats_.suspected;
-  Event e;
-  e.at = now;
-  e.kind = EventKind::kSuspected;
-  e.peer = c.name;
-  e.connection = static_cast<int>(slot);
+  Event e = eventOf(c, slot, EventKind::kSuspected, now);
   e.detector = Detector::kHeartbeat;
   e.error = ETIMEDOUT;
   e.tcp_state = tcpState(c.fd);
@@ -518,11 +515,7 @@ void HeartbeatEngine::suspect(Connection& c, std::uint32_t slot, Clock::time_poi
 void HeartbeatEngine::restore(Connection& c, std::uint32_t slot, Clock::time_point now) {
   c.suspected = false;
   ++stats_.restored;
-  Event e;
-  e.at = now;
-  e.kind = EventKind::kRestored;
-  e.peer = c.name;
-  e.connection = static_cast<int>(slot);
+  Event e = eventOf(c, slot, EventKind::kRestored, now);
   e.detector = Detector::kHeartbeat;
   e.tcp_state = tcpState(c.fd);
   char text[64];

@@ -205,6 +205,9 @@ class HeartbeatEngine {
                    Clock::time_point now);
   void close(std::uint32_t slot) noexcept;
   void record(const Connection& c, std::uint32_t slot, EventKind kind, Clock::time_point at);
+  // An event of connection `slot` of `kind`, stamped `at`; the rest is the caller's.
+  static Event eventOf(const Connection& c, std::uint32_t slot, EventKind kind,
+                       Clock::time_point at);
   Connection* live(std::uint32_t slot, std::uint32_t generation);
 
   EventLog& log_;

@@ -67,7 +67,8 @@ std::size_t waitCount(const EventLog& log, const std::function<bool(const Event&
 }
 
 // Protocol time: waits `d` unless an event matching `stop` arrives first.
-std::optional<Event> waitProtocol(const EventLog& log, const std::function<bool(const Event&)>& stop,
+std::optional<Event> waitProtocol(const EventLog& log,
+                                  const std::function<bool(const Event&)>& stop,
                                   Clock::time_point until, std::size_t from) {
   const auto now = Clock::now();
   if (until <= now) return std::nullopt;
@@ -116,15 +117,18 @@ OracleInput staticInput(const Scenario& sc, int family) {
   } else {
     in.kernel = effectiveKernel(sc, *peer);
   }
-  if (peer->isClient())
-    in.connections = static_cast<int>(peer->hosts.size()) * peer->connections;
+  if (peer->isClient()) in.connections = static_cast<int>(peer->hosts.size()) * peer->connections;
   switch (peer->traffic.kind) {
     case TrafficMode::Kind::kDataInFlight:
     case TrafficMode::Kind::kRequestResponse:  // the next request is in flight
       in.state = ConnectionState::kDataInFlight;
       break;
-    case TrafficMode::Kind::kStopReading: in.state = ConnectionState::kZeroWindow; break;
-    default: in.state = ConnectionState::kIdle; break;
+    case TrafficMode::Kind::kStopReading:
+      in.state = ConnectionState::kZeroWindow;
+      break;
+    default:
+      in.state = ConnectionState::kIdle;
+      break;
   }
   in.no_fault = sc.faults.empty();
   if (const ScheduledFault* f = killingFault(sc)) {
@@ -183,10 +187,19 @@ std::string expandPlaceholders(const std::string& arg, const Topology& topo, int
   return out;
 }
 
+// Where a trial's capture is written: "<dir>/crash_keepalive-idle-ipv4-1.pcap".
+std::filesystem::path pcapPath(const std::filesystem::path& dir, const Scenario& sc, int family,
+                               int trial) {
+  std::string stem = sc.name;
+  std::replace(stem.begin(), stem.end(), '/', '_');
+  return dir / (stem + "-" + familyName(family) + "-" + std::to_string(trial) + ".pcap");
+}
+
 std::string durationArg(milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
-// One trial's live objects, destroyed in reverse: faults, peers, capture,
-// topology.
+// One trial's live objects. Members are destroyed in reverse order of
+// declaration: faults first (they act on the topology), then the peers, the
+// capture (its destructor stops it) and last the topology.
 struct Trial {
   EventLog log;
   std::unique_ptr<Topology> topology;
@@ -197,14 +210,6 @@ struct Trial {
   std::map<std::string, ExternalPeer*> processes;  // peer name -> its process
   std::map<std::string, std::vector<TcpPeer*>> tcp_by_name;
   std::vector<std::unique_ptr<Fault>> faults;
-
-  ~Trial() {
-    faults.clear();
-    heartbeat.clear();
-    tcp.clear();
-    external.clear();
-    if (capture) capture->stop();
-  }
 };
 
 // Marks a skip (missing kernel feature) apart from errors.
@@ -216,7 +221,12 @@ class TrialRun {
  public:
   TrialRun(const Scenario& sc, int family, int number, const RunOptions& options,
            const Oracle& oracle)
-      : sc_(sc), family_(family), number_(number), options_(options), oracle_(oracle) {}
+      : sc_(sc),
+        family_(family),
+        number_(number),
+        options_(options),
+        oracle_(oracle),
+        static_(staticInput(sc, family)) {}
 
   TrialResult run();
 
@@ -240,6 +250,7 @@ class TrialRun {
   int number_;
   const RunOptions& options_;
   const Oracle& oracle_;
+  const OracleInput static_;  // what the file alone tells the oracle
   std::unique_ptr<Trial> trial_ = std::make_unique<Trial>();
   Trial& t_ = *trial_;
   TrialResult r_;
@@ -249,13 +260,12 @@ class TrialRun {
   Clock::time_point protocol_start_{};
   Clock::time_point fault_start_{};  // when apply() began
   Clock::duration protocol_{};
-  std::optional<std::string> pcap_;
 };
 
 void TrialRun::progress(const std::string& what, std::optional<Clock::duration> expected) {
   if (!options_.progress) return;
-  std::string line = sc_.name + " [" + familyName(family_) + "] trial " + std::to_string(number_) +
-                     ": " + what;
+  std::string line =
+      sc_.name + " [" + familyName(family_) + "] trial " + std::to_string(number_) + ": " + what;
   if (expected) line += fmt(" (expected %.1f s)", toSeconds(*expected).count());
   options_.progress(line);
 }
@@ -283,14 +293,7 @@ void TrialRun::build() {
     copts.heartbeat = std::any_of(sc_.peers.begin(), sc_.peers.end(), [](const ScenarioPeer& p) {
       return p.kind == PeerKind::kHeartbeatClient || p.kind == PeerKind::kHeartbeatServer;
     });
-    if (options_.pcap_dir) {
-      std::string stem = sc_.name;
-      std::replace(stem.begin(), stem.end(), '/', '_');
-      pcap_ = (*options_.pcap_dir /
-               (stem + "-" + familyName(family_) + "-" + std::to_string(number_) + ".pcap"))
-                  .string();
-      copts.pcap_file = *pcap_;
-    }
+    if (options_.pcap_dir) copts.pcap_file = pcapPath(*options_.pcap_dir, sc_, family_, number_);
     t_.capture = std::make_unique<Capture>(t_.topology->netnsOf(host),
                                            t_.topology->linksOf(host).front().link, copts);
   }
@@ -315,11 +318,17 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
         ExternalPeerSpec spec;
         spec.name = peer.name;
         spec.host = host;
-        spec.argv = {options_.self.string(), "serve",
+        spec.argv = {options_.self.string(),
+                     "serve",
                      peer.kind == PeerKind::kTcpServer ? "tcp" : "heartbeat",
-                     "--port", std::to_string(peer.port), "--address", address.str(),
-                     "--connections", std::to_string(peer.connections)};
-        if (peer.kind == PeerKind::kTcpServer && peer.traffic.kind == TrafficMode::Kind::kStopReading)
+                     "--port",
+                     std::to_string(peer.port),
+                     "--address",
+                     address.str(),
+                     "--connections",
+                     std::to_string(peer.connections)};
+        if (peer.kind == PeerKind::kTcpServer &&
+            peer.traffic.kind == TrafficMode::Kind::kStopReading)
           spec.argv.push_back("--stop-reading");
         if (peer.kind == PeerKind::kHeartbeatServer) {
           const HeartbeatSettings& h = peer.heartbeat;
@@ -398,7 +407,8 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
       for (const auto& arg : peer.command)
         spec.argv.push_back(expandPlaceholders(arg, topo, family_, sc_, options_.self));
       spec.readiness = peer.readiness;
-      if (auto* port = std::get_if<ExternalPeerSpec::Port>(&spec.readiness); port && port->port == 0)
+      if (auto* port = std::get_if<ExternalPeerSpec::Port>(&spec.readiness);
+          port && port->port == 0)
         port->port = peer.port;
       spec.detection = peer.detection;
       spec.ready_deadline = peer.ready_deadline;
@@ -414,8 +424,9 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
       want, deadline);
   if (got < want)
     throw Error("start", "peer " + name, "", ETIMEDOUT,
-                std::to_string(got) + " of " + std::to_string(want) + " connections established within " +
-                    std::to_string(kStartDeadline.count()) + " ms");
+                std::to_string(got) + " of " + std::to_string(want) +
+                    " connections established within " + std::to_string(kStartDeadline.count()) +
+                    " ms");
 }
 
 void TrialRun::launch(ExternalPeerSpec spec) {
@@ -461,7 +472,7 @@ void TrialRun::applyFault(const ScheduledFault& f) {
 
 DetectionWindow TrialRun::window(const std::vector<Packet>& packets, Clock::time_point& anchor_min,
                                  Clock::time_point& anchor_max) {
-  OracleInput in = staticInput(sc_, family_);
+  OracleInput in = static_;
   in.fault_at = fault_at_;
   if (!t_.faults.empty()) {
     for (const auto& f : t_.faults)
@@ -539,7 +550,8 @@ DetectionWindow TrialRun::window(const std::vector<Packet>& packets, Clock::time
 
 void TrialRun::timeline(const std::vector<Packet>& packets) {
   auto add = [&](Clock::time_point at, std::string kind, std::string text) {
-    if (r_.timeline.size() < kMaxMarks) r_.timeline.push_back({toSeconds(at - fault_at_), kind, text});
+    if (r_.timeline.size() < kMaxMarks)
+      r_.timeline.push_back({toSeconds(at - fault_at_), kind, text});
   };
   for (const auto& f : t_.faults) {
     add(f->appliedAt(), "fault", f->spec().str());
@@ -549,15 +561,32 @@ void TrialRun::timeline(const std::vector<Packet>& packets) {
     std::string kind;
     switch (p.cls) {
       case PacketClass::kKeepaliveProbe:
-      case PacketClass::kWindowProbe: kind = "probe"; break;
-      case PacketClass::kProbeAck: kind = "probe-ack"; break;
-      case PacketClass::kPing: kind = "ping"; break;
-      case PacketClass::kPong: kind = "pong"; break;
-      case PacketClass::kData: kind = "data"; break;
-      case PacketClass::kRst: kind = "rst"; break;
-      case PacketClass::kFin: kind = "fin"; break;
-      case PacketClass::kIcmp: kind = "icmp"; break;
-      default: continue;
+      case PacketClass::kWindowProbe:
+        kind = "probe";
+        break;
+      case PacketClass::kProbeAck:
+        kind = "probe-ack";
+        break;
+      case PacketClass::kPing:
+        kind = "ping";
+        break;
+      case PacketClass::kPong:
+        kind = "pong";
+        break;
+      case PacketClass::kData:
+        kind = "data";
+        break;
+      case PacketClass::kRst:
+        kind = "rst";
+        break;
+      case PacketClass::kFin:
+        kind = "fin";
+        break;
+      case PacketClass::kIcmp:
+        kind = "icmp";
+        break;
+      default:
+        continue;
     }
     add(p.at, kind, p.str(fault_at_));
   }
@@ -605,8 +634,8 @@ void TrialRun::judge() {
 
   for (const auto& e : events)
     if (e.peer == x.peer && isDeath(e) && e.at >= fault_start_)
-      r_.detections.push_back({toSeconds(e.at - fault_at_), e.detector, e.error, e.tcp_state, e.peer,
-                               e.connection});
+      r_.detections.push_back(
+          {toSeconds(e.at - fault_at_), e.detector, e.error, e.tcp_state, e.peer, e.connection});
 
   Clock::time_point anchor_min, anchor_max;
   const bool kernel_or_heartbeat = peer && peer->kind != PeerKind::kExternal;
@@ -642,7 +671,8 @@ void TrialRun::judge() {
   } else if (!x.detected) {
     if (!r_.detections.empty())
       fail("detected (" + std::string(detectorName(r_.detections.front().detector)) + ", errno " +
-           std::to_string(r_.detections.front().error) + fmt(") at %.3f s", r_.detections.front().at.count()) +
+           std::to_string(r_.detections.front().error) +
+           fmt(") at %.3f s", r_.detections.front().at.count()) +
            " after the fault; expected no detection within " +
            fmt("%.1f s", toSeconds(*x.deadline).count()));
     if (x.window == Expectation::Window::kOracle && !r_.window.never && kernel_or_heartbeat)
@@ -692,13 +722,14 @@ void TrialRun::judge() {
   if (peer && !peer->hosts.empty() && t_.capture) {
     const IpAddress me = t_.topology->address(peer->hosts.front(), family_);
     const Clock::time_point end =
-        r_.detections.empty() ? Clock::now()
-                              : fault_at_ + duration_cast<Clock::duration>(r_.detections.front().at);
-    const PacketClass cls = r_.window.probes && staticInput(sc_, family_).state == ConnectionState::kZeroWindow
+        r_.detections.empty()
+            ? Clock::now()
+            : fault_at_ + duration_cast<Clock::duration>(r_.detections.front().at);
+    const PacketClass cls = r_.window.probes && static_.state == ConnectionState::kZeroWindow
                                 ? PacketClass::kWindowProbe
                                 : PacketClass::kKeepaliveProbe;
     const Clock::time_point begin = r_.window.never ? fault_at_ : std::min(anchor_min, fault_at_);
-    if (staticInput(sc_, family_).detector == OracleInput::DetectorKind::kHeartbeat) {
+    if (static_.detector == OracleInput::DetectorKind::kHeartbeat) {
       // Retransmissions of a PING carry its sequence number again.
       std::set<std::uint32_t> pings;
       for (const auto& p : packets)
@@ -713,13 +744,15 @@ void TrialRun::judge() {
     if (auto rst = firstRst(packets, fault_at_)) r_.rst_from = rst->source.str();
     for (const auto& p : icmpErrors(packets, fault_at_))
       if (r_.icmp_seen.size() < 20)
-        r_.icmp_seen.push_back(icmpName(p.family, p.icmp_type, p.icmp_code) + " from " + p.source.str());
+        r_.icmp_seen.push_back(icmpName(p.family, p.icmp_type, p.icmp_code) + " from " +
+                               p.source.str());
     if (!x.rst_from.empty()) {
       const std::string want = t_.topology->address(x.rst_from, family_).str();
       if (!r_.rst_from)
         fail("no RST on the wire after the fault; expected one from " + x.rst_from);
       else if (*r_.rst_from != want)
-        fail("the first RST came from " + *r_.rst_from + ", expected " + x.rst_from + " (" + want + ")");
+        fail("the first RST came from " + *r_.rst_from + ", expected " + x.rst_from + " (" + want +
+             ")");
     }
     if (!x.icmp.empty() &&
         std::none_of(r_.icmp_seen.begin(), r_.icmp_seen.end(),
@@ -735,11 +768,13 @@ void TrialRun::judge() {
         r_.probes_seen != *r_.window.probes * static_cast<int>(connections))
       fail(std::to_string(r_.probes_seen) + " probes on the wire, the oracle expects " +
            std::to_string(*r_.window.probes * static_cast<int>(connections)));
-    if (x.probes != Expectation::Probes::kNone && connections == 1 && r_.window.probe_spacing.count() > 0) {
+    if (x.probes != Expectation::Probes::kNone && connections == 1 &&
+        r_.window.probe_spacing.count() > 0) {
       const Seconds spacing = toSeconds(r_.window.probe_spacing);
-      const Seconds slack = toSeconds(oracle_.wheel().granularity(
-                                duration_cast<std::chrono::microseconds>(r_.window.probe_spacing))) +
-                            toSeconds(kSchedulingAllowance);
+      const Seconds slack =
+          toSeconds(oracle_.wheel().granularity(
+              duration_cast<std::chrono::microseconds>(r_.window.probe_spacing))) +
+          toSeconds(kSchedulingAllowance);
       for (const auto& s : r_.probe_spacing)
         if (s < spacing - toSeconds(oracle_.wheel().jiffy()) || s > spacing + slack) {
           fail(fmt("probe spacing %.3f s, expected ", s.count()) + fmt("%.3f s", spacing.count()) +
@@ -813,7 +848,8 @@ TrialResult TrialRun::run() {
       deadline = fault_at_ + x.observe;
     } else {
       Clock::time_point a, b;
-      const auto provisional = window(t_.capture ? t_.capture->packets() : std::vector<Packet>{}, a, b);
+      const auto provisional =
+          window(t_.capture ? t_.capture->packets() : std::vector<Packet>{}, a, b);
       deadline = (provisional.never ? fault_at_ + 30s : provisional.latest) + kGrace;
       if (!provisional.never) expected = provisional.latest - fault_at_;
       if (x.window == Expectation::Window::kExplicit) deadline = fault_at_ + x.latest + kGrace;
@@ -829,7 +865,8 @@ TrialResult TrialRun::run() {
     } else if (!x.detected && !x.max_false_positives) {
       // Not detected: the whole deadline is the test, unless it fails first.
       waitProtocol(
-          t_.log, [&](const Event& e) { return e.peer == x.peer && isDeath(e) && e.at >= fault_at_; },
+          t_.log,
+          [&](const Event& e) { return e.peer == x.peer && isDeath(e) && e.at >= fault_at_; },
           deadline, 0);
     } else {
       // A live peer is watched for the whole time.
@@ -845,7 +882,6 @@ TrialResult TrialRun::run() {
       }
     r_.fault_at = fault_at_;
     judge();
-    if (pcap_) r_.timeline.push_back({Seconds(0), "pcap", *pcap_});
   } catch (const Skip&) {
     throw;
   } catch (const Error& e) {
@@ -880,9 +916,9 @@ std::vector<ScenarioResult> Runner::run(const Scenario& sc) {
   const int repeat = options_.repeat.value_or(sc.repeat);
   for (int family : sc.families) {
     ScenarioResult result;
-    result.name = sc.name + (sc.families.size() > 1 || family == AF_INET6
-                                 ? " [" + familyName(family) + "]"
-                                 : "");
+    result.name =
+        sc.name +
+        (sc.families.size() > 1 || family == AF_INET6 ? " [" + familyName(family) + "]" : "");
     result.file = sc.file.string();
     result.folder = sc.folder;
     result.detector = sc.detectorLabel();
@@ -893,13 +929,8 @@ std::vector<ScenarioResult> Runner::run(const Scenario& sc) {
       for (int i = 1; i <= repeat; ++i) {
         TrialRun trial(sc, family, i, options_, oracle_);
         result.trials.push_back(trial.run());
-        if (options_.pcap_dir) {
-          std::string stem = sc.name;
-          std::replace(stem.begin(), stem.end(), '/', '_');
-          result.pcap_files.push_back(
-              (*options_.pcap_dir / (stem + "-" + familyName(family) + "-" + std::to_string(i) + ".pcap"))
-                  .string());
-        }
+        if (options_.pcap_dir)
+          result.pcap_files.push_back(pcapPath(*options_.pcap_dir, sc, family, i).string());
       }
       std::vector<Seconds> samples;
       for (const auto& t : result.trials)
@@ -921,7 +952,8 @@ std::vector<ScenarioResult> Runner::run(const Scenario& sc) {
       if (failed == result.trials.end()) {
         result.verdict = ScenarioResult::Verdict::kPass;
       } else {
-        const bool error = !failed->failures.empty() && failed->failures.front().rfind("error: ", 0) == 0;
+        const bool error =
+            !failed->failures.empty() && failed->failures.front().rfind("error: ", 0) == 0;
         result.verdict = error ? ScenarioResult::Verdict::kError : ScenarioResult::Verdict::kFail;
         result.reason = "trial " + std::to_string(failed->trial) + ": " +
                         (failed->failures.empty() ? "failed" : failed->failures.front());
