@@ -7,9 +7,9 @@
 
 #include <cstdio>
 
-#include "error.hpp"
+#include "deadpeer/error.hpp"
 #include "private_netns_dir.hpp"
-#include "privilege.hpp"
+#include "deadpeer/privilege.hpp"
 #include "ratio_reporter.hpp"
 #include "startup_registration.hpp"
 

@@ -43,10 +43,10 @@
 #include <string>
 #include <vector>
 
-#include "error.hpp"
+#include "deadpeer/error.hpp"
 #include "ratio_reporter.hpp"
-#include "scenario/runner.hpp"
-#include "scenario/scenario.hpp"
+#include "deadpeer/scenario/runner.hpp"
+#include "deadpeer/scenario/scenario.hpp"
 #include "startup_registration.hpp"
 
 #ifndef DEADPEER_SOURCE_DIR

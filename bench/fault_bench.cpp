@@ -19,10 +19,10 @@
 #include <memory>
 #include <vector>
 
-#include "error.hpp"
-#include "fault/capabilities.hpp"
-#include "fault/fault.hpp"
-#include "topology/topology.hpp"
+#include "deadpeer/error.hpp"
+#include "deadpeer/fault/capabilities.hpp"
+#include "deadpeer/fault/fault.hpp"
+#include "deadpeer/topology/topology.hpp"
 
 namespace deadpeer {
 namespace {

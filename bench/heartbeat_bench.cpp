@@ -41,13 +41,13 @@
 #include <string>
 #include <vector>
 
-#include "error.hpp"
-#include "fd.hpp"
-#include "net/link.hpp"
-#include "net/rtnl.hpp"
-#include "ns/netns.hpp"
-#include "ns/sysctl.hpp"
-#include "peer/heartbeat.hpp"
+#include "deadpeer/error.hpp"
+#include "deadpeer/fd.hpp"
+#include "deadpeer/net/link.hpp"
+#include "deadpeer/net/rtnl.hpp"
+#include "deadpeer/ns/netns.hpp"
+#include "deadpeer/ns/sysctl.hpp"
+#include "deadpeer/peer/heartbeat.hpp"
 
 namespace deadpeer {
 namespace {

@@ -1,6 +1,6 @@
 #include "private_netns_dir.hpp"
 
-#include "privilege.hpp"
+#include "deadpeer/privilege.hpp"
 
 #include <dirent.h>
 #include <sched.h>

@@ -49,16 +49,16 @@
 
 #include <linux/rtnetlink.h>
 
-#include "error.hpp"
-#include "fd.hpp"
-#include "net/address.hpp"
-#include "net/link.hpp"
-#include "net/route.hpp"
-#include "net/rtnl.hpp"
-#include "ns/netns.hpp"
+#include "deadpeer/error.hpp"
+#include "deadpeer/fd.hpp"
+#include "deadpeer/net/address.hpp"
+#include "deadpeer/net/link.hpp"
+#include "deadpeer/net/route.hpp"
+#include "deadpeer/net/rtnl.hpp"
+#include "deadpeer/ns/netns.hpp"
 #include "private_netns_dir.hpp"
 #include "ratio_reporter.hpp"
-#include "topology/topology.hpp"
+#include "deadpeer/topology/topology.hpp"
 
 extern char** environ;
 

@@ -1,0 +1,171 @@
+// fault: the ways a peer dies, injected into real kernel network stacks.
+//
+// One interface, Fault::apply() / Fault::revert(), and a table of kinds
+// (faultKinds()) that says, for each kind, which kernel layer it uses, what
+// failure it models and which kernel features it needs. apply() returns only
+// after the kernel acknowledged the change (the netlink ack, the nftables
+// commit, the signal delivered or the process gone) and records that instant
+// on CLOCK_MONOTONIC (std::chrono::steady_clock) as the fault time. revert()
+// restores exactly what apply() changed. A fault with a duration is
+// transient: it reverts by itself that long after apply().
+//
+// Bad parameters are refused by FaultSpec::validate() and makeFault() before
+// anything is changed. A kind whose kernel feature is missing fails with
+// errno EOPNOTSUPP and the reason "unsupported: <feature> not available in
+// this kernel".
+//
+// Threading: apply() and revert() are called from one thread; a transient
+// fault reverts on a timer thread of its own. Each fault talks to the kernel
+// through sockets it opened itself, never through a host's, so that timer
+// thread shares nothing with the caller. The topology must outlive its
+// faults and must not rebuild a host while a fault on it is applied.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "deadpeer/net/address.hpp"
+#include "deadpeer/topology/topology.hpp"
+
+namespace deadpeer {
+
+enum class FaultKind {
+  kHostCrash,
+  kDrop,
+  kLoss,
+  kBlackhole,
+  kUnreachable,
+  kProhibit,
+  kReset,
+  kReboot,
+  kLinkDown,
+  kProcessKill,
+  kProcessFreeze,
+  kFirewallForget,
+  kDelay,
+};
+
+// One row of the table of kinds.
+struct FaultKindInfo {
+  FaultKind kind;
+  std::string_view name;    // as written in scenario files: "host-crash"
+  std::string_view layer;   // "tc or nftables", "route", ...
+  std::string_view models;  // the production failure it stands for
+  bool revertible;          // false: revert() cannot undo it (a killed process)
+};
+
+const std::vector<FaultKindInfo>& faultKinds();
+const FaultKindInfo& faultKindInfo(FaultKind kind);
+// Throws Error (EINVAL) naming the known kinds.
+FaultKind faultKindNamed(std::string_view name);
+
+// Which packets a fault acts on, seen from its host.
+enum class Direction { kBoth, kEgress, kIngress };
+
+enum class Backend { kAuto, kTc, kNft };
+
+// One TCP or UDP flow, or a part of it: unset fields match anything.
+struct Flow {
+  int protocol = 6;  // IPPROTO_TCP
+  std::optional<IpAddress> source;
+  std::optional<IpAddress> destination;
+  std::optional<std::uint16_t> source_port;
+  std::optional<std::uint16_t> destination_port;
+  std::string str() const;
+};
+
+struct FaultSpec {
+  FaultKind kind = FaultKind::kHostCrash;
+  // Where the fault acts: the crashed host, the host whose traffic is
+  // dropped, the router that holds a route or forgets flows, the host whose
+  // link goes down, the host a process runs in.
+  std::string host;
+  // route kinds: the host whose addresses the router stops reaching.
+  std::string target;
+  // link-down: the link; drop/loss: one link of `host`, "" for all of them.
+  std::string link;
+  std::optional<Flow> flow;  // drop, loss, reset: only this flow
+  Direction direction = Direction::kBoth;
+  Backend backend = Backend::kAuto;
+  double loss_percent = 0;              // loss: 0 < p <= 100
+  pid_t pid = 0;                        // process kinds
+  std::chrono::milliseconds delay{0};   // delay: netem
+  std::chrono::milliseconds jitter{0};  // delay: netem
+  // firewall-forget: how long the router keeps an idle established flow.
+  std::chrono::milliseconds conntrack_timeout{0};
+  // Transient: revert this long after apply().
+  std::optional<std::chrono::milliseconds> duration;
+
+  std::string str() const;  // "drop egress of host h1 (tc), for 2000 ms"
+  // Throws Error (EINVAL) naming the first bad field.
+  void validate() const;
+};
+
+class Fault {
+ public:
+  using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC
+
+  virtual ~Fault();
+  Fault(const Fault&) = delete;
+  Fault& operator=(const Fault&) = delete;
+
+  // Applies the fault; returns once the kernel acknowledged it. For a
+  // transient fault, also starts its revert timer.
+  void apply();
+  // Restores what apply() changed; a no-op when not applied.
+  void revert();
+
+  bool applied() const;
+  const FaultSpec& spec() const noexcept { return spec_; }
+  // When the kernel acknowledged apply(), and how long that took.
+  Clock::time_point appliedAt() const noexcept { return applied_at_; }
+  Clock::duration applyLatency() const noexcept { return apply_latency_; }
+  Clock::time_point revertedAt() const noexcept { return reverted_at_; }
+  // What a revert on the timer thread threw, if anything.
+  std::string revertError() const;
+  // Waits for a transient fault's own revert, up to `deadline`; true once
+  // it has reverted (or was never applied).
+  bool waitReverted(std::chrono::milliseconds deadline) const;
+
+ protected:
+  explicit Fault(FaultSpec spec) : spec_(std::move(spec)) {}
+  // Called by the destructors of subclasses, which must revert while their
+  // own members still exist.
+  void revertOnDestruction() noexcept;
+
+  virtual void doApply() = 0;
+  virtual void doRevert() = 0;
+
+ private:
+  void revertLocked();
+  void revertAfter(std::chrono::milliseconds duration);
+
+  FaultSpec spec_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  mutable std::condition_variable reverted_;
+  bool applied_ = false;
+  bool stopping_ = false;
+  std::string revert_error_;
+  Clock::time_point applied_at_{};
+  Clock::duration apply_latency_{};
+  Clock::time_point reverted_at_{};
+  std::thread timer_;
+};
+
+// Builds the fault `spec` describes on `topology`, checking every parameter
+// against the topology and the kernel first; nothing is changed until
+// apply().
+std::unique_ptr<Fault> makeFault(Topology& topology, const FaultSpec& spec);
+
+}  // namespace deadpeer

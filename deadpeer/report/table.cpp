@@ -1,0 +1,79 @@
+// The terminal table: one row per scenario variant, columns as wide as
+// their widest cell, then the counts and the reason of every row that did
+// not pass.
+#include <algorithm>
+#include <array>
+
+#include "deadpeer/report/report.hpp"
+#include "deadpeer/report/text.hpp"
+
+namespace deadpeer {
+namespace {
+
+constexpr std::size_t kColumns = 7;
+using Row = std::array<std::string, kColumns>;
+// Times read best right-aligned, words left-aligned.
+constexpr std::array<bool, kColumns> kRightAligned = {false, false, false, true, true, true, false};
+
+std::string measured(const ScenarioResult& result, Seconds Percentiles::*field) {
+  if (!result.detection) return "-";
+  return report::secondsText((*result.detection).*field) + " s";
+}
+
+void appendRow(std::string& out, const Row& row, const std::array<std::size_t, kColumns>& width) {
+  std::string line;
+  for (std::size_t c = 0; c < kColumns; ++c) {
+    if (c > 0) line += "  ";
+    const std::size_t pad = width[c] - std::min(width[c], row[c].size());
+    if (kRightAligned[c]) line.append(pad, ' ');
+    line += row[c];
+    if (!kRightAligned[c]) line.append(pad, ' ');
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  out += line;
+  out += '\n';
+}
+
+}  // namespace
+
+std::string resultTable(const std::vector<ScenarioResult>& results) {
+  std::vector<Row> rows;
+  rows.push_back({"SCENARIO", "DETECTOR", "FAULT", "EXPECTED", "P50", "P99", "VERDICT"});
+  for (const ScenarioResult& result : results) {
+    rows.push_back({result.name, result.detector, result.fault, report::windowText(result),
+                    measured(result, &Percentiles::p50), measured(result, &Percentiles::p99),
+                    std::string(verdictName(result.verdict))});
+  }
+  std::array<std::size_t, kColumns> width{};
+  for (const Row& row : rows) {
+    for (std::size_t c = 0; c < kColumns; ++c) width[c] = std::max(width[c], row[c].size());
+  }
+
+  std::string out;
+  for (const Row& row : rows) appendRow(out, row, width);
+  out += report::countsText(report::count(results));
+  out += '\n';
+
+  bool first = true;
+  for (const ScenarioResult& result : results) {
+    if (result.verdict == ScenarioResult::Verdict::kPass) continue;
+    if (first) out += '\n';
+    first = false;
+    std::string reason = result.reason;
+    if (reason.empty() && result.verdict == ScenarioResult::Verdict::kFail) {
+      for (const TrialResult& trial : result.trials) {
+        if (!trial.failures.empty()) {
+          reason = trial.failures.front();
+          break;
+        }
+      }
+    }
+    std::string verdict(verdictName(result.verdict));
+    verdict.resize(std::max<std::size_t>(verdict.size(), 5), ' ');
+    out += verdict + "  " + result.name + ": " + (reason.empty() ? "(no reason given)" : reason) +
+           '\n';
+  }
+  return out;
+}
+
+}  // namespace deadpeer
