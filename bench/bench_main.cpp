@@ -1,4 +1,5 @@
-// The main() of every benchmark binary: enter a private user and network
+// The main() of every benchmark binary: raise the open-file limit to the
+// hard one (deadpeer/limits.hpp), enter a private user and network
 // namespace when unprivileged, and a private mount namespace with its own
 // /run/netns (bench/private_netns_dir.hpp), all before any thread starts;
 // then run the benchmarks and print the ratios they declared
@@ -8,12 +9,14 @@
 #include <cstdio>
 
 #include "deadpeer/error.hpp"
-#include "private_netns_dir.hpp"
+#include "deadpeer/limits.hpp"
 #include "deadpeer/privilege.hpp"
+#include "private_netns_dir.hpp"
 #include "ratio_reporter.hpp"
 #include "startup_registration.hpp"
 
 int main(int argc, char** argv) {
+  deadpeer::raiseOpenFileLimit();
   try {
     deadpeer::enterPrivateNamespaces();
   } catch (const deadpeer::Error& e) {

@@ -22,6 +22,7 @@
 #include "deadpeer/error.hpp"
 #include "deadpeer/fault/capabilities.hpp"
 #include "deadpeer/fault/fault.hpp"
+#include "deadpeer/limits.hpp"
 #include "deadpeer/privilege.hpp"
 #include "deadpeer/report/report.hpp"
 #include "deadpeer/scenario/runner.hpp"
@@ -460,6 +461,10 @@ int dispatch(const std::vector<std::string_view>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything opens a descriptor: a scenario's connections may need
+  // more than the usual soft limit of 1024 (limits.hpp). serve inherits it
+  // and raises its own too.
+  deadpeer::raiseOpenFileLimit();
   // serve runs in the namespace it was started in (a host's): it must not
   // make a private one.
   if (argc > 1 && std::string_view(argv[1]) == "serve") return serveMain(argc - 1, argv + 1);

@@ -22,6 +22,8 @@
 #include <sstream>
 
 #include "deadpeer/error.hpp"
+#include "deadpeer/limits.hpp"
+#include "deadpeer/scenario/resources.hpp"
 #include "deadpeer/topology/spec.hpp"
 
 namespace deadpeer {
@@ -1454,6 +1456,29 @@ void checkPeers(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
       r.error(seenOr(p.seen, "port", p.peer.mark), join(p.path, "port"),
               "port " + std::to_string(p.peer.port) + " on " + p.peer.hosts[0] +
                   " is already taken by peer \"" + first->second->peer.name + "\"");
+  }
+
+  // More connections than one process may hold open fails mid-trial with
+  // EMFILE; say so now, with the numbers (scenario/resources.hpp).
+  std::vector<ScenarioPeer> peers;
+  for (const auto& p : d.peers)
+    if (p.kind_known) peers.push_back(p.peer);
+  const OpenFileLimit limit = openFileLimit();
+  for (const DescriptorNeed& need : descriptorsNeeded(peers)) {
+    if (limit.hard == 0 || need.total <= limit.hard || peers.empty()) continue;
+    const PeerDraft& p = *std::find_if(d.peers.begin(), d.peers.end(), [&](const PeerDraft& x) {
+      return x.peer.name == peers[need.peer].name;
+    });
+    r.error(seenOr(p.seen, "connections", p.peer.mark), join(p.path, "connections"),
+            need.process + " would hold " + std::to_string(need.total) + " open files (" +
+                std::to_string(need.connections) + " connection ends and " +
+                std::to_string(need.total - need.connections) +
+                " of its own), above this machine's hard limit of " + std::to_string(limit.hard) +
+                " (ulimit -Hn); " +
+                (need.process == "the harness"
+                     ? "run the server with `process: separate`, use fewer connections, or "
+                       "raise the hard limit"
+                     : "use fewer connections or raise the hard limit"));
   }
 }
 
