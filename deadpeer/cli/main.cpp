@@ -274,7 +274,14 @@ int explain(const std::vector<std::string>& given, std::optional<int> family) {
     if (family && fam != *family) continue;
     std::printf("\n[%s]\n", fam == AF_INET6 ? "ipv6" : "ipv4");
     try {
-      const DetectionWindow w = runner.explain(sc, fam);
+      const ScenarioPeer* expected = sc.peer(sc.expect.peer);
+      const bool program = expected && expected->kind == PeerKind::kExternal;
+      if (program)
+        std::printf("  %s is a program: starting the scenario's peers to read its sockets at "
+                    "the end of the warm-up (no fault is applied)\n",
+                    expected->name.c_str());
+      const DetectionWindow w =
+          program ? runner.explainByReading(sc, fam) : runner.explain(sc, fam);
       for (const auto& line : w.reasoning) std::printf("  %s\n", line.c_str());
       if (!w.never) {
         const auto tol = packetdrillTolerance(
@@ -286,6 +293,11 @@ int explain(const std::vector<std::string>& given, std::optional<int> family) {
         std::printf("  the scenario sets its own window: %s to %s after the fault\n",
                     seconds(sc.expect.earliest).c_str(), seconds(sc.expect.latest).c_str());
     } catch (const Error& e) {
+      const ScenarioPeer* expected = sc.peer(sc.expect.peer);
+      if (expected && expected->kind == PeerKind::kExternal) {
+        std::printf("  could not read the program's sockets: %s\n", e.what());
+        return 1;
+      }
       // A setting the kernel would refuse: say so as the kernel would.
       std::printf("  the kernel refuses this scenario's settings: %s\n", e.what());
       return 2;

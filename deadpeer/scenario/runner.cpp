@@ -6,10 +6,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <set>
+#include <system_error>
 
 #include "deadpeer/capture/capture.hpp"
 #include "deadpeer/error.hpp"
@@ -17,6 +19,7 @@
 #include "deadpeer/ns/sysctl.hpp"
 #include "deadpeer/peer/external.hpp"
 #include "deadpeer/peer/heartbeat_peer.hpp"
+#include "deadpeer/peer/program_sockets.hpp"
 #include "deadpeer/peer/tcp_peer.hpp"
 #include "deadpeer/topology/topology.hpp"
 
@@ -148,8 +151,40 @@ OracleInput staticInput(const Scenario& sc, int family) {
   return in;
 }
 
+// A directory of the trial's own ({workdir}: keys, a database cluster),
+// removed with everything in it when the trial ends, after its programs.
+class WorkDir {
+ public:
+  WorkDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/deadpeer-trial-XXXXXX";
+    if (!::mkdtemp(pattern.data()))
+      throw Error::fromErrno("mkdtemp", pattern, "", errno);
+    path_ = pattern;
+  }
+  ~WorkDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+bool usesWorkDir(const Scenario& sc) {
+  return std::any_of(sc.peers.begin(), sc.peers.end(), [](const ScenarioPeer& p) {
+    return std::any_of(p.command.begin(), p.command.end(), [](const std::string& arg) {
+      return arg.find("{workdir}") != std::string::npos;
+    });
+  });
+}
+
 std::string expandPlaceholders(const std::string& arg, const Topology& topo, int family,
-                               const Scenario& sc, const std::filesystem::path& self) {
+                               const Scenario& sc, const std::filesystem::path& self,
+                               const std::filesystem::path& workdir) {
   std::string out;
   std::size_t i = 0;
   while (i < arg.size()) {
@@ -179,6 +214,10 @@ std::string expandPlaceholders(const std::string& arg, const Topology& topo, int
       out += family == AF_INET6 ? "6" : "4";
     } else if (key == "self") {
       out += self.string();
+    } else if (key == "dir") {
+      out += std::filesystem::absolute(sc.file).parent_path().string();
+    } else if (key == "workdir" && !workdir.empty()) {
+      out += workdir.string();
     } else {
       throw Error("expand", "placeholder {" + token + "}", "", EINVAL, "unknown placeholder");
     }
@@ -201,6 +240,7 @@ std::string durationArg(milliseconds d) { return std::to_string(d.count()) + "ms
 // declaration: faults first (they act on the topology), then the peers, the
 // capture (its destructor stops it) and last the topology.
 struct Trial {
+  std::unique_ptr<WorkDir> workdir;  // outlives every program that uses it
   EventLog log;
   std::unique_ptr<Topology> topology;
   std::unique_ptr<Capture> capture;
@@ -229,6 +269,10 @@ class TrialRun {
         static_(staticInput(sc, family)) {}
 
   TrialResult run();
+  // Builds, starts the peers and warms up like run(), then reads the
+  // expected program's sockets and predicts as if the first fault struck
+  // now, without applying it; tears everything down.
+  DetectionWindow dryRun();
 
  private:
   void progress(const std::string& what, std::optional<Clock::duration> expected = std::nullopt);
@@ -242,6 +286,12 @@ class TrialRun {
   void judge();
   DetectionWindow window(const std::vector<Packet>& packets, Clock::time_point& anchor_min,
                          Clock::time_point& anchor_max);
+  // An external peer: reads its connections' sockets just before the
+  // fault, and predicts from them and its declared rule.
+  void readSockets();
+  DetectionWindow programWindow(const std::vector<Packet>& packets, Clock::time_point& anchor_min,
+                                Clock::time_point& anchor_max);
+  bool judgesProgram() const;
   void timeline(const std::vector<Packet>& packets);
   void quality(const std::vector<Event>& events);
 
@@ -260,6 +310,8 @@ class TrialRun {
   Clock::time_point protocol_start_{};
   Clock::time_point fault_start_{};  // when apply() began
   Clock::duration protocol_{};
+  std::vector<ProgramSocket> sockets_;  // the expected program's, at the fault
+  bool sockets_read_ = false;
 };
 
 void TrialRun::progress(const std::string& what, std::optional<Clock::duration> expected) {
@@ -278,6 +330,7 @@ std::size_t TrialRun::expectedConnections(const ScenarioPeer& peer) const {
 
 void TrialRun::build() {
   progress("building " + sc_.topology);
+  if (usesWorkDir(sc_)) t_.workdir = std::make_unique<WorkDir>();
   t_.topology = std::make_unique<Topology>(TopologySpec::named(sc_.topology, sc_.clients));
   for (const auto& [host, settings] : sc_.hosts) {
     applyHostTcpSettings(t_.topology->host(host), settings.tcp);
@@ -405,7 +458,9 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
       spec.name = peer.name;
       spec.host = host;
       for (const auto& arg : peer.command)
-        spec.argv.push_back(expandPlaceholders(arg, topo, family_, sc_, options_.self));
+        spec.argv.push_back(expandPlaceholders(arg, topo, family_, sc_, options_.self,
+                                               t_.workdir ? t_.workdir->path()
+                                                          : std::filesystem::path()));
       spec.readiness = peer.readiness;
       if (auto* port = std::get_if<ExternalPeerSpec::Port>(&spec.readiness);
           port && port->port == 0)
@@ -455,6 +510,7 @@ void TrialRun::applyFault(const ScheduledFault& f) {
     spec.pid = it->second->pid();
   }
   std::unique_ptr<Fault> fault;
+  if (!f.at_setup && fault_at_ == Clock::time_point{}) readSockets();
   try {
     fault = makeFault(*t_.topology, spec);
   } catch (const Error& e) {
@@ -470,8 +526,104 @@ void TrialRun::applyFault(const ScheduledFault& f) {
   t_.faults.push_back(std::move(fault));
 }
 
+void TrialRun::readSockets() {
+  const ScenarioPeer* peer = sc_.peer(sc_.expect.peer);
+  if (!peer || peer->kind != PeerKind::kExternal || peer->hosts.empty()) return;
+  const auto it = t_.processes.find(peer->name);
+  if (it == t_.processes.end()) return;
+  const std::string& host = peer->hosts.front();
+  sockets_ = readProgramSockets(it->second->pid(), t_.topology->netnsOf(host), "host " + host);
+  sockets_read_ = true;
+  if (sockets_.empty() && sc_.expect.window == Expectation::Window::kOracle)
+    throw Error("read sockets", "peer " + peer->name + " (pid " +
+                                    std::to_string(it->second->pid()) + ")",
+                "host " + host, ENOENT,
+                "the program and its descendants hold no ESTABLISHED TCP connection at the "
+                "fault, so the oracle has nothing to judge (window: oracle)");
+}
+
+bool TrialRun::judgesProgram() const {
+  const ScenarioPeer* peer = sc_.peer(sc_.expect.peer);
+  return peer && peer->kind == PeerKind::kExternal && sockets_read_ && !sockets_.empty();
+}
+
+// Per connection, the earlier of the kernel's rule (from the socket) and
+// the declared one; the program reports the first of its connections to
+// detect, so across connections too the earlier window wins.
+DetectionWindow TrialRun::programWindow(const std::vector<Packet>& packets,
+                                        Clock::time_point& anchor_min,
+                                        Clock::time_point& anchor_max) {
+  const ScenarioPeer* peer = sc_.peer(sc_.expect.peer);
+  std::vector<std::string> read;
+  std::optional<DetectionWindow> best;
+  std::string unread;
+  const auto earlier = [](std::optional<DetectionWindow>& into, DetectionWindow w) {
+    if (w.never) {
+      if (!into) into = std::move(w);
+      return;
+    }
+    if (!into || into->never) {
+      into = std::move(w);
+      return;
+    }
+    const auto earliest = std::min(into->earliest, w.earliest);
+    if (w.latest < into->latest) into = std::move(w);
+    into->earliest = earliest;
+  };
+  anchor_min = Clock::time_point::max();
+  anchor_max = Clock::time_point::min();
+  for (const ProgramSocket& s : sockets_) {
+    // The connection's last received segment, and the last with payload
+    // (what wakes a program's reader), before the fault.
+    Clock::time_point last{}, last_payload{};
+    for (const auto& p : packets) {
+      if (p.at > fault_at_ || p.protocol != IPPROTO_TCP || !(p.destination == s.local) ||
+          p.destination_port != s.local_port || !(p.source == s.remote) ||
+          p.source_port != s.remote_port)
+        continue;
+      last = std::max(last, p.at);
+      if (p.payload > 0) last_payload = std::max(last_payload, p.at);
+    }
+    if (last == Clock::time_point{}) last = fault_at_;
+    if (last_payload == Clock::time_point{}) last_payload = last;
+    anchor_min = std::min(anchor_min, last);
+    anchor_max = std::max(anchor_max, last);
+    read.push_back("read at the fault: " + s.describe() + ".");
+    std::optional<DetectionWindow> connection;
+    if (s.read) {
+      OracleInput in = static_;
+      in.kernel = s.detector();
+      in.fault_at = fault_at_;
+      in.last_received = last;
+      in.state = s.unacked > 0 ? ConnectionState::kDataInFlight : ConnectionState::kIdle;
+      in.data_sent_at = s.read_at - s.since_data_sent;
+      for (const auto& f : t_.faults)
+        if (f->appliedAt() == fault_at_) in.fault_apply_latency = f->applyLatency();
+      earlier(connection, oracle_.predict(in));
+    } else {
+      unread = s.endpoints() + " (" + s.unreadable + ")";
+    }
+    if (peer && peer->rule) earlier(connection, predictAppRule(*peer->rule, last_payload));
+    if (connection) earlier(best, std::move(*connection));
+  }
+  if (!unread.empty() && sc_.expect.window == Expectation::Window::kOracle &&
+      !(peer && peer->rule))
+    throw Error("read socket", "peer " + sc_.expect.peer, "", EPERM,
+                "socket " + unread +
+                    " could not be read and the file declares no rule; give the scenario an "
+                    "explicit window or a rule");
+  DetectionWindow w = best ? std::move(*best) : DetectionWindow{};
+  if (!best) {
+    w.never = true;
+    w.reason = "the program holds no connection";
+  }
+  w.reasoning.insert(w.reasoning.begin(), read.begin(), read.end());
+  return w;
+}
+
 DetectionWindow TrialRun::window(const std::vector<Packet>& packets, Clock::time_point& anchor_min,
                                  Clock::time_point& anchor_max) {
+  if (judgesProgram()) return programWindow(packets, anchor_min, anchor_max);
   OracleInput in = static_;
   in.fault_at = fault_at_;
   if (!t_.faults.empty()) {
@@ -638,7 +790,8 @@ void TrialRun::judge() {
           {toSeconds(e.at - fault_at_), e.detector, e.error, e.tcp_state, e.peer, e.connection});
 
   Clock::time_point anchor_min, anchor_max;
-  const bool kernel_or_heartbeat = peer && peer->kind != PeerKind::kExternal;
+  const bool kernel_or_heartbeat =
+      peer && (peer->kind != PeerKind::kExternal || judgesProgram());
   if (kernel_or_heartbeat) {
     r_.window = window(packets, anchor_min, anchor_max);
     r_.last_activity = toSeconds(anchor_min - fault_at_);
@@ -696,9 +849,12 @@ void TrialRun::judge() {
         first_detector = "detected by " + std::string(detectorName(d.detector)) + ", expected " +
                          std::string(detectorName(*x.detector));
       // The errno: the file's, or else the oracle's.
+      // A program's exit status is no errno: the oracle's errno is the
+      // kernel's, which the program reports in its own way.
       const std::optional<int> want_errno =
           x.error ? x.error
-                  : (x.window == Expectation::Window::kOracle && !r_.window.never
+                  : (x.window == Expectation::Window::kOracle && !r_.window.never &&
+                             peer && peer->kind != PeerKind::kExternal
                          ? std::optional<int>(r_.window.error)
                          : std::nullopt);
       if (want_errno && d.error != *want_errno && !wrong_errno++)
@@ -801,6 +957,20 @@ void TrialRun::judge() {
                           " packets; probe counts may be short");
   timeline(packets);
   r_.passed = r_.failures.empty();
+}
+
+DetectionWindow TrialRun::dryRun() {
+  build();
+  startPeers();
+  progress("warming up");
+  protocol_start_ = Clock::now();
+  t_.log.waitFor([](const Event&) { return false; }, sc_.warmup, 0);
+  readSockets();
+  fault_at_ = fault_start_ = Clock::now();
+  Clock::time_point a, b;
+  DetectionWindow w = window(t_.capture ? t_.capture->packets() : std::vector<Packet>{}, a, b);
+  trial_.reset();
+  return w;
 }
 
 TrialResult TrialRun::run() {
@@ -908,7 +1078,21 @@ DetectionWindow Runner::explain(const Scenario& scenario, int family) const {
   in.fault_at = t0;
   in.last_received = t0 - scenario.warmup;
   in.data_sent_at = t0;
+  const ScenarioPeer* peer = scenario.peer(scenario.expect.peer);
+  if (peer && peer->kind == PeerKind::kExternal && peer->rule) {
+    // The kernel's side is read from the program's socket at run time.
+    DetectionWindow w = predictAppRule(*peer->rule, in.last_received);
+    w.reasoning.push_back(
+        "the kernel detector of the program's socket is read at the fault; the earlier of the "
+        "two decides.");
+    return w;
+  }
   return oracle_.predict(in);
+}
+
+DetectionWindow Runner::explainByReading(const Scenario& scenario, int family) const {
+  TrialRun trial(scenario, family, 1, options_, oracle_);
+  return trial.dryRun();
 }
 
 std::vector<ScenarioResult> Runner::run(const Scenario& sc) {

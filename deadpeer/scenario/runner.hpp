@@ -59,6 +59,12 @@ class Runner {
   // The oracle's prediction for one variant without running it: what
   // `deadpeer explain` prints. Anchors are placed at t = 0.
   DetectionWindow explain(const Scenario& scenario, int family) const;
+  // For an external peer, whose detector the file does not state: builds
+  // the topology, starts the peers, warms up, reads the expected program's
+  // sockets (pidfd_getfd) and predicts as if the first fault struck then,
+  // without applying it; everything is torn down before it returns. Throws
+  // Error when the programs cannot start or hold no connection.
+  DetectionWindow explainByReading(const Scenario& scenario, int family) const;
 
  private:
   RunOptions options_;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "deadpeer/fault/fault.hpp"
+#include "deadpeer/oracle/app_rule.hpp"
 #include "deadpeer/peer/event.hpp"
 #include "deadpeer/peer/external.hpp"
 #include "deadpeer/peer/heartbeat.hpp"
@@ -76,11 +77,16 @@ struct ScenarioPeer {
   // process faults can kill or freeze it.
   bool separate_process = false;
   // External: argv with placeholders unexpanded: {address:HOST},
-  // {address-bracketed:HOST}, {port:PEER}, {family} (4 or 6), {self}.
+  // {address-bracketed:HOST}, {port:PEER}, {family} (4 or 6), {self},
+  // {dir} (the scenario file's folder), {workdir} (a directory of the
+  // trial's own, removed with it).
   std::vector<std::string> command;
   ExternalPeerSpec::Readiness readiness = ExternalPeerSpec::Port{};
   ExternalPeerSpec::Detection detection = ExternalPeerSpec::Exit{};
   std::chrono::milliseconds ready_deadline{5000};
+  // External: the program's own liveness rule (`rule:`), which the oracle
+  // predicts alongside the kernel detector read from its socket.
+  std::optional<AppRule> rule;
   SourceMark mark;
 
   bool isServer() const noexcept {
@@ -177,6 +183,7 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
 // "" is the top level, then "hosts.*", "hosts.*.tcp", "peers[]",
 // "peers[].keepalive", "peers[].heartbeat", "peers[].traffic",
 // "peers[].ready", "peers[].detect", "peers[].detect.socket_leaves_established",
+// "peers[].rule",
 // "faults[]", "expect", "expect.window", "expect.false_positives".
 // scenarios/schema.json must list the same keys; a test compares them.
 const std::map<std::string, std::vector<std::string>>& scenarioKeys();

@@ -104,6 +104,7 @@ const std::map<std::string, std::vector<std::string>>& scenarioKeys() {
     add("peers[].ready", readyRules());
     add("peers[].detect", detectRules());
     add("peers[].detect.socket_leaves_established", socketRules());
+    add("peers[].rule", appRuleRules());
     add("faults[]", faultRules());
     add("expect", expectRules());
     add("expect.window", windowRules());

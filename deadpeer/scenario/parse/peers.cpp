@@ -390,6 +390,8 @@ const std::vector<Rule<PeerDraft>>& peerRules() {
          }
        },
        kExternal},
+      {"rule", [](Reader& r, const Entry& e, PeerDraft& p) { readAppRule(r, e, p.peer.rule); },
+       kExternal},
   };
   return rules;
 }

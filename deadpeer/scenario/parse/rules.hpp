@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "deadpeer/scenario/parse/draft.hpp"
@@ -23,6 +24,8 @@ const std::vector<Rule<TrafficDraft>>& trafficRules();
 const std::vector<Rule<ReadyDraft>>& readyRules();
 const std::vector<Rule<DetectDraft>>& detectRules();
 const std::vector<Rule<ExternalPeerSpec::SocketLeavesEstablished>>& socketRules();
+const std::vector<Rule<AppRule>>& appRuleRules();
+void readAppRule(Reader& r, const Entry& e, std::optional<AppRule>& out);
 void readPeer(Reader& r, const Entry& e, Draft& d);
 
 // faults[]: the kinds that hit a peer's process, not a host.
