@@ -112,8 +112,7 @@ const ScheduledFault* killingFault(const Scenario& sc) {
 OracleInput staticInput(const Scenario& sc, int family) {
   OracleInput in;
   in.family = family;
-  const ScenarioPeer* peer = sc.peer(sc.expect.peer);
-  if (!peer) return in;
+  const ScenarioPeer* peer = &sc.watched();
   if (peer->kind == PeerKind::kHeartbeatClient || peer->kind == PeerKind::kHeartbeatServer) {
     in.detector = OracleInput::DetectorKind::kHeartbeat;
     in.heartbeat = peer->heartbeat;
@@ -141,9 +140,9 @@ OracleInput staticInput(const Scenario& sc, int family) {
     in.conntrack_timeout = f->spec.conntrack_timeout;
     in.flow_tracked = f->at_setup;
     // The detector talks to the proxy; the fault hits the host behind it.
-    if (sc.topology == "proxied" && !peer->connect.empty()) {
-      const ScenarioPeer* target = sc.peer(peer->connect);
-      in.behind_proxy = target && !target->hosts.empty() && target->hosts.front() != f->spec.host &&
+    if (sc.topology == "proxied" && peer->server) {
+      const ScenarioPeer& target = sc.at(*peer->server);
+      in.behind_proxy = !target.hosts.empty() && target.hosts.front() != f->spec.host &&
                         f->spec.kind != FaultKind::kProcessKill &&
                         f->spec.kind != FaultKind::kProcessFreeze;
     }
@@ -247,8 +246,9 @@ struct Trial {
   std::vector<std::unique_ptr<ExternalPeer>> external;
   std::vector<std::unique_ptr<TcpPeer>> tcp;
   std::vector<std::unique_ptr<HeartbeatPeer>> heartbeat;
-  std::map<std::string, ExternalPeer*> processes;  // peer name -> its process
-  std::map<std::string, std::vector<TcpPeer*>> tcp_by_name;
+  // By PeerRef::index: a peer's process, and its built-in TCP peers.
+  std::map<std::size_t, ExternalPeer*> processes;
+  std::map<std::size_t, std::vector<TcpPeer*>> tcp_of;
   std::vector<std::unique_ptr<Fault>> faults;
 };
 
@@ -278,9 +278,9 @@ class TrialRun {
   void progress(const std::string& what, std::optional<Clock::duration> expected = std::nullopt);
   void build();
   void startPeers();
-  void startPeer(const ScenarioPeer& peer);
-  // Starts a program in its host and waits until it is ready.
-  void launch(ExternalPeerSpec spec);
+  void startPeer(PeerRef ref);
+  // Starts a program in its host for `ref` and waits until it is ready.
+  void launch(PeerRef ref, ExternalPeerSpec spec);
   std::size_t expectedConnections(const ScenarioPeer& peer) const;
   void applyFault(const ScheduledFault& f);
   void judge();
@@ -339,8 +339,8 @@ void TrialRun::build() {
   }
   // The capture watches the expected peer's host from before anything
   // connects.
-  const ScenarioPeer* watched = sc_.peer(sc_.expect.peer);
-  if (watched && !watched->hosts.empty()) {
+  const ScenarioPeer* watched = &sc_.watched();
+  if (!watched->hosts.empty()) {
     const std::string& host = watched->hosts.front();
     CaptureOptions copts;
     copts.heartbeat = std::any_of(sc_.peers.begin(), sc_.peers.end(), [](const ScenarioPeer& p) {
@@ -354,13 +354,14 @@ void TrialRun::build() {
     if (f.at_setup) applyFault(f);
 }
 
-void TrialRun::startPeer(const ScenarioPeer& peer) {
+void TrialRun::startPeer(PeerRef ref) {
+  const ScenarioPeer& peer = sc_.at(ref);
   Topology& topo = *t_.topology;
   const auto deadline = Clock::now() + kStartDeadline;
   auto targetOf = [&](const ScenarioPeer& p) -> std::pair<IpAddress, std::uint16_t> {
-    const ScenarioPeer* target = sc_.peer(p.connect);
-    if (!target) throw Error("start", "peer " + p.name, "", EINVAL, "connects to no peer");
-    return {topo.address(target->hosts.front(), family_), target->port};
+    if (!p.server) throw Error("start", "peer " + p.name, "", EINVAL, "connects to no peer");
+    const ScenarioPeer& target = sc_.at(*p.server);
+    return {topo.address(target.hosts.front(), family_), target.port};
   };
   const std::string& host = peer.hosts.front();
   switch (peer.kind) {
@@ -395,7 +396,7 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
         spec.readiness = ExternalPeerSpec::Port{address, peer.port};
         spec.detection = ExternalPeerSpec::Exit{};
         spec.ready_deadline = peer.ready_deadline;
-        launch(std::move(spec));
+        launch(ref, std::move(spec));
         return;
       }
       if (peer.kind == PeerKind::kTcpServer) {
@@ -408,7 +409,7 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
         config.traffic = peer.traffic;
         config.max_connections = peer.connections;
         auto p = std::make_unique<TcpPeer>(topo.host(host), config, t_.log);
-        t_.tcp_by_name[peer.name].push_back(p.get());
+        t_.tcp_of[ref.index].push_back(p.get());
         t_.tcp.push_back(std::move(p));
       } else {
         HeartbeatPeerConfig config;
@@ -434,7 +435,7 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
         config.traffic = peer.traffic;
         config.connections = peer.connections;
         auto p = std::make_unique<TcpPeer>(topo.host(h), config, t_.log);
-        t_.tcp_by_name[peer.name].push_back(p.get());
+        t_.tcp_of[ref.index].push_back(p.get());
         t_.tcp.push_back(std::move(p));
       }
       break;
@@ -467,7 +468,7 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
         port->port = peer.port;
       spec.detection = peer.detection;
       spec.ready_deadline = peer.ready_deadline;
-      launch(std::move(spec));
+      launch(ref, std::move(spec));
       return;
     }
   }
@@ -484,27 +485,26 @@ void TrialRun::startPeer(const ScenarioPeer& peer) {
                     " ms");
 }
 
-void TrialRun::launch(ExternalPeerSpec spec) {
-  const std::string name = spec.name;
+void TrialRun::launch(PeerRef ref, ExternalPeerSpec spec) {
   auto process = std::make_unique<ExternalPeer>(spec, t_.topology->netnsOf(spec.host), t_.log);
   process->waitReady();
-  t_.processes[name] = process.get();
+  t_.processes[ref.index] = process.get();
   t_.external.push_back(std::move(process));
 }
 
 void TrialRun::startPeers() {
   progress("starting peers");
   // Servers and external programs first, then the clients that reach them.
-  for (const auto& p : sc_.peers)
-    if (!p.isClient()) startPeer(p);
-  for (const auto& p : sc_.peers)
-    if (p.isClient()) startPeer(p);
+  for (std::size_t i = 0; i < sc_.peers.size(); ++i)
+    if (!sc_.peers[i].isClient()) startPeer(PeerRef{i});
+  for (std::size_t i = 0; i < sc_.peers.size(); ++i)
+    if (sc_.peers[i].isClient()) startPeer(PeerRef{i});
 }
 
 void TrialRun::applyFault(const ScheduledFault& f) {
   FaultSpec spec = f.spec;
-  if (!f.process_peer.empty()) {
-    auto it = t_.processes.find(f.process_peer);
+  if (f.process) {
+    auto it = t_.processes.find(f.process->index);
     if (it == t_.processes.end())
       throw Error("fault", spec.str(), "", EINVAL, "peer " + f.process_peer + " has no process");
     spec.pid = it->second->pid();
@@ -630,7 +630,7 @@ DetectionWindow TrialRun::window(const std::vector<Packet>& packets, Clock::time
     for (const auto& f : t_.faults)
       if (f->appliedAt() == fault_at_) in.fault_apply_latency = f->applyLatency();
   }
-  const ScenarioPeer* peer = sc_.peer(sc_.expect.peer);
+  const ScenarioPeer* peer = &sc_.watched();
   anchor_min = anchor_max = fault_at_;
   if (in.detector == OracleInput::DetectorKind::kHeartbeat) {
     // The last sign of life each connection had before the fault (a PONG or
@@ -779,7 +779,7 @@ void TrialRun::quality(const std::vector<Event>& events) {
 
 void TrialRun::judge() {
   const Expectation& x = sc_.expect;
-  const ScenarioPeer* peer = sc_.peer(x.peer);
+  const ScenarioPeer* peer = &sc_.watched();
   const auto packets = t_.capture ? t_.capture->packets() : std::vector<Packet>{};
   const auto events = t_.log.events();
   auto fail = [&](std::string why) { r_.failures.push_back(std::move(why)); };
@@ -997,10 +997,9 @@ TrialResult TrialRun::run() {
     }
     if (fault_at_ == Clock::time_point{}) fault_at_ = fault_start_ = Clock::now();
     // Data in flight: written once the fault is in place.
-    if (const ScenarioPeer* p = sc_.peer(x.peer);
-        p && p->traffic.kind == TrafficMode::Kind::kDataInFlight) {
+    if (const ScenarioPeer* p = &sc_.watched(); p->traffic.kind == TrafficMode::Kind::kDataInFlight) {
       const std::size_t before = t_.log.size();
-      for (TcpPeer* tcp : t_.tcp_by_name[p->name]) tcp->sendPending();
+      for (TcpPeer* tcp : t_.tcp_of[x.watched.index]) tcp->sendPending();
       if (auto sent = t_.log.waitFor(
               [&](const Event& e) {
                 return e.peer == p->name && e.kind == EventKind::kData &&
@@ -1024,7 +1023,7 @@ TrialResult TrialRun::run() {
       if (!provisional.never) expected = provisional.latest - fault_at_;
       if (x.window == Expectation::Window::kExplicit) deadline = fault_at_ + x.latest + kGrace;
     }
-    const ScenarioPeer* peer = sc_.peer(x.peer);
+    const ScenarioPeer* peer = &sc_.watched();
     const std::size_t want = peer ? expectedConnections(*peer) : 1;
     progress(x.detected && !x.max_false_positives ? "waiting for detection" : "watching",
              expected ? *expected : deadline - fault_at_);

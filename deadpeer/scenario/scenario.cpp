@@ -48,8 +48,8 @@ std::string Scenario::detectorLabel() const {
     return std::string("none");
   };
   if (expect.detector) return label(*expect.detector);
-  const ScenarioPeer* p = peer(expect.peer);
-  if (p == nullptr) return "none";
+  if (expect.watched.index >= peers.size()) return "none";
+  const ScenarioPeer* p = &watched();
   switch (p->kind) {
     case PeerKind::kHeartbeatClient:
     case PeerKind::kHeartbeatServer:

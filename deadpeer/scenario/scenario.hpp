@@ -58,6 +58,15 @@ class ScenarioError : public std::runtime_error {
   std::vector<Diagnostic> diagnostics_;
 };
 
+// A peer of the scenario: its place in Scenario::peers. The parser resolves
+// every name that refers to a peer once (expect.peer, a client's connect, a
+// process fault's process); code above it follows the handle and never looks
+// a name up.
+struct PeerRef {
+  std::size_t index = 0;
+  bool operator==(const PeerRef&) const = default;
+};
+
 enum class PeerKind { kTcpServer, kTcpClient, kHeartbeatServer, kHeartbeatClient, kExternal };
 std::string_view peerKindName(PeerKind kind) noexcept;  // "tcp-server", ...
 
@@ -68,7 +77,8 @@ struct ScenarioPeer {
   // topology (written `host: clients`).
   std::vector<std::string> hosts;
   std::uint16_t port = 0;  // servers: listen port; external: its port, if any
-  std::string connect;     // clients: the peer they connect to
+  std::string connect;     // clients: the peer they connect to, as written
+  std::optional<PeerRef> server;  // clients: that peer
   int connections = 1;     // clients: per host; servers: how many to accept in all
   KernelDetectorSettings kernel;  // tcp-*
   HeartbeatSettings heartbeat;    // heartbeat-*
@@ -103,7 +113,8 @@ struct ScheduledFault {
   // `at: setup`: applied once the topology is built, before any peer
   // starts (a firewall that tracks the flow from its SYN).
   bool at_setup = false;
-  std::string process_peer;         // process kinds: the peer whose process it hits
+  std::string process_peer;         // process kinds: the peer whose process it hits, as written
+  std::optional<PeerRef> process;   // process kinds: that peer
   SourceMark mark;
 };
 
@@ -111,7 +122,8 @@ struct Expectation {
   enum class Window { kOracle, kExplicit, kNone };
   enum class Probes { kNone, kOracle, kExplicit };
 
-  std::string peer;  // whose detection (every connection of it)
+  std::string peer;  // whose detection (every connection of it), as written
+  PeerRef watched;   // that peer
   bool detected = true;
   std::optional<Detector> detector;
   std::optional<int> error;  // errno; 0 = none (FIN)
@@ -157,6 +169,10 @@ struct Scenario {
   std::vector<ScheduledFault> faults;
   Expectation expect;
 
+  const ScenarioPeer& at(PeerRef ref) const { return peers.at(ref.index); }
+  // The peer whose detection the expectation is about.
+  const ScenarioPeer& watched() const { return at(expect.watched); }
+  // By name, for tests and tools; nullptr when there is none.
   const ScenarioPeer* peer(std::string_view name) const noexcept;
   // The detector the expectation is about: "keepalive", "user-timeout",
   // "retransmission", "heartbeat", "external", "none". Used as a label.

@@ -80,6 +80,11 @@ SourceMark seenOr(const Seen& seen, std::string_view key, SourceMark fallback) {
   return found != seen.end() ? found->second : fallback;
 }
 
+// Peers keep their order from draft to Scenario::peers.
+PeerRef refOf(const Draft& d, const PeerDraft& p) {
+  return PeerRef{static_cast<std::size_t>(&p - d.peers.data())};
+}
+
 // Whether every peer has a name: otherwise "unknown peer" would only echo
 // the problem already reported with the peers.
 bool peerNamesKnown(const Draft& d) {
@@ -139,6 +144,7 @@ void checkPeers(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
       continue;
     }
     const PeerDraft& server = *target->second;
+    p.peer.server = refOf(d, server);
     if (!server.kind_known) continue;
     const PeerKind wanted =
         p.peer.kind == PeerKind::kTcpClient ? PeerKind::kTcpServer : PeerKind::kHeartbeatServer;
@@ -216,6 +222,7 @@ void checkFaults(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
       const auto peer = std::find_if(d.peers.begin(), d.peers.end(), [&](const PeerDraft& p) {
         return p.peer.name == f.fault.process_peer;
       });
+      if (peer != d.peers.end()) f.fault.process = refOf(d, *peer);
       if (peer == d.peers.end()) {
         std::vector<std::string_view> known;
         for (const auto& p : d.peers) known.push_back(p.peer.name);
@@ -224,7 +231,7 @@ void checkFaults(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
                   "unknown peer \"" + f.fault.process_peer + "\"" +
                       suggestion(f.fault.process_peer, known));
       } else if (peer->kind_known && peer->peer.kind != PeerKind::kExternal &&
-                 !peer->peer.separate_process) {
+          !peer->peer.separate_process) {
         // An in-process peer shares the harness's process: killing or
         // freezing it would hit the harness itself.
         r.error(mark, path,
@@ -283,9 +290,11 @@ void checkExpect(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
   if (spec && !expect.rst_from.empty())
     checkHostName(r, *spec, seenOr(x.seen, "rst_from", expect.mark), "expect.rst_from",
                   expect.rst_from);
-  if (!expect.peer.empty() && peerNamesKnown(d) &&
-      std::none_of(d.peers.begin(), d.peers.end(),
-                   [&](const PeerDraft& p) { return p.peer.name == expect.peer; })) {
+  const auto watched = std::find_if(d.peers.begin(), d.peers.end(),
+                                    [&](const PeerDraft& p) { return p.peer.name == expect.peer; });
+  if (watched != d.peers.end()) {
+    expect.watched = refOf(d, *watched);
+  } else if (!expect.peer.empty() && peerNamesKnown(d)) {
     std::vector<std::string_view> known;
     for (const auto& p : d.peers) known.push_back(p.peer.name);
     r.error(seenOr(x.seen, "peer", expect.mark), "expect.peer",
