@@ -29,12 +29,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <tuple>
 
 #include "deadpeer/error.hpp"
+#include "deadpeer/peer/line_pattern.hpp"
 
 namespace deadpeer {
 namespace {
@@ -44,9 +44,14 @@ using Clock = Event::Clock;
 constexpr std::chrono::seconds kReapDeadline{5};
 // One read per wake: a chatty program cannot starve the other descriptors.
 constexpr std::size_t kReadChunk = 64 * 1024;
-// A line longer than this is cut, so that a program that never prints a
-// newline cannot grow the buffer without bound.
-constexpr std::size_t kMaxLine = 64 * 1024;
+// A line longer than this is cut here: its first kMaxLine bytes are the
+// line, the rest up to the newline is counted and dropped, so that a program
+// that never prints a newline cannot grow the buffer without bound.
+constexpr std::size_t kMaxLine = ExternalPeer::kMaxLineBytes;
+// Output kept in the EventLog per peer; past it lines are still matched
+// against the patterns, but only counted, so a program that prints without
+// pause cannot exhaust memory before the scenario's deadline.
+constexpr std::size_t kMaxLoggedOutput = ExternalPeer::kMaxLoggedOutputBytes;
 constexpr int kTcpClose = 7;  // TCP_CLOSE, the state of a socket that is gone
 // Room for the largest netlink message the kernel sends to a reader that
 // offers this much (MNL_SOCKET_BUFFER_SIZE is not a constant expression).
@@ -57,35 +62,13 @@ Error badField(const ExternalPeerSpec& spec, std::string_view field, int err, st
                err, std::move(why));
 }
 
-// libstdc++'s regex_error::what() varies by version; these names do not.
-std::string regexProblem(const std::regex_error& e) {
-  namespace rc = std::regex_constants;
-  static const std::map<rc::error_type, const char*> names{
-      {rc::error_collate, "invalid collating element"},
-      {rc::error_ctype, "invalid character class"},
-      {rc::error_escape, "invalid escape"},
-      {rc::error_backref, "invalid back reference"},
-      {rc::error_brack, "mismatched [ ]"},
-      {rc::error_paren, "mismatched ( )"},
-      {rc::error_brace, "mismatched { }"},
-      {rc::error_badbrace, "invalid range in { }"},
-      {rc::error_range, "invalid character range"},
-      {rc::error_space, "out of memory"},
-      {rc::error_badrepeat, "nothing to repeat"},
-      {rc::error_complexity, "too complex"},
-      {rc::error_stack, "out of stack"},
-  };
-  const auto it = names.find(e.code());
-  return it == names.end() ? std::string("invalid") : std::string(it->second);
-}
-
-std::regex compile(const ExternalPeerSpec& spec, std::string_view field,
-                   const std::string& pattern) {
+LinePattern compile(const ExternalPeerSpec& spec, std::string_view field,
+                    const std::string& pattern) {
   if (pattern.empty()) throw badField(spec, field, EINVAL, "is required");
   try {
-    return std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw badField(spec, field, EINVAL, "\"" + pattern + "\" does not compile: " + regexProblem(e));
+    return LinePattern(pattern);
+  } catch (const Error& e) {
+    throw badField(spec, field, EINVAL, e.reason());
   }
 }
 
@@ -285,10 +268,12 @@ void ExternalPeerSpec::validate() const {
 
 // Everything the reader thread touches, and only it, after the constructor.
 struct ExternalPeer::Watch {
-  std::optional<std::regex> ready_regex;
-  std::optional<std::regex> detect_regex;
+  std::optional<LinePattern> ready_regex;
+  std::optional<LinePattern> detect_regex;
   UniqueFd out, err;  // read ends of stdout and stderr
   std::string out_partial, err_partial;
+  bool out_cutting = false, err_cutting = false;  // dropping the rest of a cut line
+  std::size_t logged_output = 0;  // bytes of kOutput text in the log
   UniqueFd ready;       // read end of the readiness pipe
   MnlSocket diag;       // dumps, in the host's namespace
   MnlSocket destroyed;  // destroy broadcasts, or null
@@ -509,12 +494,18 @@ void ExternalPeer::run() noexcept {
   };
   const auto onLine = [&](std::string line, Clock::time_point at) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    log_.add(event(EventKind::kOutput, at, line));
-    if (w.ready_regex && std::regex_search(line, *w.ready_regex)) markReady(at, line);
-    if (w.detect_regex && std::regex_search(line, *w.detect_regex)) detect(at, line, 0, 0);
+    if (w.logged_output + line.size() <= kMaxLoggedOutput) {
+      w.logged_output += line.size();
+      log_.add(event(EventKind::kOutput, at, line));
+    } else {
+      dropped_output_ += line.size() + 1;
+    }
+    if (w.ready_regex && w.ready_regex->matches(line)) markReady(at, line);
+    if (w.detect_regex && w.detect_regex->matches(line)) detect(at, line, 0, 0);
   };
-  // Returns false at EOF or on an error.
-  const auto readStream = [&](UniqueFd& fd, std::string& partial) {
+  // Splits what was read into lines of at most kMaxLine bytes. Returns
+  // false at EOF or on an error.
+  const auto readStream = [&](UniqueFd& fd, std::string& partial, bool& cutting) {
     if (!fd) return false;
     char buf[4096];
     bool open = true;
@@ -528,19 +519,34 @@ void ExternalPeer::run() noexcept {
       }
       total += static_cast<std::size_t>(n);
       const auto at = Clock::now();
-      partial.append(buf, static_cast<std::size_t>(n));
-      for (std::size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
-        onLine(partial.substr(0, nl), at);
-        partial.erase(0, nl + 1);
-      }
-      if (partial.size() > kMaxLine) {
-        onLine(partial, at);
-        partial.clear();
+      std::string_view data(buf, static_cast<std::size_t>(n));
+      while (!data.empty()) {
+        const std::size_t nl = data.find('\n');
+        const std::string_view piece = data.substr(0, nl);
+        if (cutting) {
+          dropped_output_ += piece.size();
+        } else if (const std::size_t room = kMaxLine - partial.size(); piece.size() > room) {
+          partial.append(piece.substr(0, room));
+          dropped_output_ += piece.size() - room;
+          onLine(std::move(partial), at);
+          partial.clear();
+          cutting = true;
+        } else {
+          partial.append(piece);
+          if (nl != std::string_view::npos) {
+            onLine(std::move(partial), at);
+            partial.clear();
+          }
+        }
+        if (nl == std::string_view::npos) break;
+        cutting = false;
+        data.remove_prefix(nl + 1);
       }
     }
     if (!open) {
-      if (!partial.empty()) onLine(partial, Clock::now());
+      if (!partial.empty()) onLine(std::move(partial), Clock::now());
       partial.clear();
+      cutting = false;
       ::epoll_ctl(w.epoll.get(), EPOLL_CTL_DEL, fd.get(), nullptr);
       fd.reset();
     }
@@ -638,8 +644,8 @@ void ExternalPeer::run() noexcept {
       return false;
     const auto at = Clock::now();
     // What it printed before it died comes first.
-    readStream(w.out, w.out_partial);
-    readStream(w.err, w.err_partial);
+    readStream(w.out, w.out_partial, w.out_cutting);
+    readStream(w.err, w.err_partial, w.err_cutting);
     int status = 0;
     const std::string text = exitText(info, status);
     Event e = event(EventKind::kExited, at, text);
@@ -687,8 +693,8 @@ void ExternalPeer::run() noexcept {
     // the program had when it printed it has been seen, so a connection it
     // announced cannot leave ESTABLISHED unnoticed.
     if (out || err || ready || sockets_changed || exited) checkSockets();
-    if (out) readStream(w.out, w.out_partial);
-    if (err) readStream(w.err, w.err_partial);
+    if (out) readStream(w.out, w.out_partial, w.out_cutting);
+    if (err) readStream(w.err, w.err_partial, w.err_cutting);
     if (ready && w.ready) {
       char buf[256];
       const ssize_t got = ::read(w.ready.get(), buf, sizeof buf);

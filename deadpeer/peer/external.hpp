@@ -42,8 +42,17 @@
 // ExternalPeerSpec::validate(), called by the constructor before anything is
 // started, with an Error naming the field.
 //
+// Output is untrusted: a line is at most kMaxLineBytes (the rest up to its
+// newline is counted and dropped), the EventLog keeps at most
+// kMaxLoggedOutputBytes of a peer's lines (later ones are still matched,
+// then counted and dropped), and patterns run on RE2 (peer/line_pattern),
+// in time linear in the line.
+//
 // The reader thread ends once it has reaped the process; the destructor
-// SIGKILLs it through its pidfd and waits at most 5 s for that.
+// SIGKILLs it through its pidfd and waits at most 5 s for that. Each turn of
+// the reader reads at most 64 KiB per stream and matches each line once in
+// linear time, so it sees the destructor's stop within one such turn: the
+// destructor returns within 5 s plus one turn (milliseconds).
 //
 // Threading: construct, write input and destroy on one thread, which must
 // outlive the peer (PR_SET_PDEATHSIG fires when the *thread* that forked
@@ -79,7 +88,8 @@ struct ExternalPeerSpec {
     std::optional<IpAddress> address;
     std::uint16_t port = 0;
   };
-  // A line of stdout or stderr that matches (std::regex_search, ECMAScript).
+  // A line of stdout or stderr in which the pattern matches somewhere
+  // (RE2 syntax; see peer/line_pattern.hpp).
   struct LineRegex {
     std::string pattern;
   };
@@ -120,6 +130,9 @@ std::optional<std::string> findInPath(std::string_view program);
 
 class ExternalPeer {
  public:
+  static constexpr std::size_t kMaxLineBytes = 64 * 1024;
+  static constexpr std::size_t kMaxLoggedOutputBytes = 16 * 1024 * 1024;
+
   // Validates `spec`, then launches it inside `netns` and starts watching.
   // Returns at once; use waitReady() for readiness.
   ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& log);
@@ -140,6 +153,10 @@ class ExternalPeer {
   Event waitReady() const { return waitReady(spec_.ready_deadline); }
   Event waitReady(std::chrono::milliseconds deadline) const;
 
+  // Bytes of output dropped so far: the tails of lines longer than
+  // kMaxLineBytes, and lines past kMaxLoggedOutputBytes (with their newline).
+  std::uint64_t droppedOutputBytes() const noexcept { return dropped_output_; }
+
   // Writes `text` to the program's stdin; closeInput() sends it EOF.
   void writeInput(std::string_view text);
   void closeInput() noexcept { stdin_.reset(); }
@@ -159,6 +176,7 @@ class ExternalPeer {
   UniqueFd stop_;  // eventfd: the destructor wakes the reader
   std::unique_ptr<Watch> watch_;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> dropped_output_{0};
   std::thread reader_;
 };
 
