@@ -527,9 +527,9 @@ void TrialRun::applyFault(const ScheduledFault& f) {
 }
 
 void TrialRun::readSockets() {
-  const ScenarioPeer* peer = sc_.peer(sc_.expect.peer);
+  const ScenarioPeer* peer = &sc_.watched();
   if (!peer || peer->kind != PeerKind::kExternal || peer->hosts.empty()) return;
-  const auto it = t_.processes.find(peer->name);
+  const auto it = t_.processes.find(sc_.expect.watched.index);
   if (it == t_.processes.end()) return;
   const std::string& host = peer->hosts.front();
   sockets_ = readProgramSockets(it->second->pid(), t_.topology->netnsOf(host), "host " + host);
@@ -543,7 +543,7 @@ void TrialRun::readSockets() {
 }
 
 bool TrialRun::judgesProgram() const {
-  const ScenarioPeer* peer = sc_.peer(sc_.expect.peer);
+  const ScenarioPeer* peer = &sc_.watched();
   return peer && peer->kind == PeerKind::kExternal && sockets_read_ && !sockets_.empty();
 }
 
@@ -553,7 +553,7 @@ bool TrialRun::judgesProgram() const {
 DetectionWindow TrialRun::programWindow(const std::vector<Packet>& packets,
                                         Clock::time_point& anchor_min,
                                         Clock::time_point& anchor_max) {
-  const ScenarioPeer* peer = sc_.peer(sc_.expect.peer);
+  const ScenarioPeer* peer = &sc_.watched();
   std::vector<std::string> read;
   std::optional<DetectionWindow> best;
   std::string unread;
@@ -1077,7 +1077,7 @@ DetectionWindow Runner::explain(const Scenario& scenario, int family) const {
   in.fault_at = t0;
   in.last_received = t0 - scenario.warmup;
   in.data_sent_at = t0;
-  const ScenarioPeer* peer = scenario.peer(scenario.expect.peer);
+  const ScenarioPeer* peer = &scenario.watched();
   if (peer && peer->kind == PeerKind::kExternal && peer->rule) {
     // The kernel's side is read from the program's socket at run time.
     DetectionWindow w = predictAppRule(*peer->rule, in.last_received);
