@@ -48,10 +48,19 @@ struct DiagSocket {
   std::uint16_t local_port = 0, remote_port = 0;
 };
 
+// An IPv4 peer of a dual-stack IPv6 socket (python's grpc, for one) shows
+// as ::ffff:a.b.c.d; the wire, and so the capture, carries plain IPv4.
 IpAddress fromDiag(int family, const __be32* words) {
   IpAddress a;
   a.family = family;
   std::memcpy(a.bytes.data(), words, family == AF_INET ? 4 : 16);
+  static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (family == AF_INET6 && std::memcmp(a.bytes.data(), kMapped, sizeof kMapped) == 0) {
+    IpAddress v4;
+    v4.family = AF_INET;
+    std::memcpy(v4.bytes.data(), a.bytes.data() + 12, 4);
+    return v4;
+  }
   return a;
 }
 
