@@ -56,26 +56,40 @@ std::string familyName(int family) { return family == AF_INET6 ? "ipv6" : "ipv4"
 bool isDeath(const Event& e) { return e.kind == EventKind::kDetected; }
 
 // Waits until `n` events match, or the deadline; returns how many matched.
+// A stop request wakes it (TrialRun adds an event then) and ends it early.
 std::size_t waitCount(const EventLog& log, const std::function<bool(const Event&)>& match,
-                      std::size_t n, Clock::time_point deadline) {
+                      std::size_t n, Clock::time_point deadline, const std::stop_token& stop) {
   for (int rounds = 0; rounds < 1'000'000; ++rounds) {
     const auto events = log.events();
     const std::size_t seen =
         static_cast<std::size_t>(std::count_if(events.begin(), events.end(), match));
     const auto now = Clock::now();
-    if (seen >= n || now >= deadline) return seen;
-    log.waitFor(match, duration_cast<milliseconds>(deadline - now) + 1ms, events.size());
+    if (seen >= n || now >= deadline || stop.stop_requested()) return seen;
+    log.waitFor([&](const Event& e) { return match(e) || stop.stop_requested(); },
+                duration_cast<milliseconds>(deadline - now) + 1ms, events.size());
   }
   return 0;
 }
 
-// Protocol time: waits `d` unless an event matching `stop` arrives first.
+// Protocol time: waits `d` unless an event matching `stop` arrives first,
+// or a stop is requested.
 std::optional<Event> waitProtocol(const EventLog& log,
                                   const std::function<bool(const Event&)>& stop,
-                                  Clock::time_point until, std::size_t from) {
+                                  Clock::time_point until, std::size_t from,
+                                  const std::stop_token& interrupt) {
   const auto now = Clock::now();
-  if (until <= now) return std::nullopt;
-  return log.waitFor(stop, duration_cast<milliseconds>(until - now), from);
+  if (until <= now || interrupt.stop_requested()) return std::nullopt;
+  auto event = log.waitFor(
+      [&](const Event& e) { return stop(e) || interrupt.stop_requested(); },
+      duration_cast<milliseconds>(until - now), from);
+  if (event && !stop(*event)) return std::nullopt;
+  return event;
+}
+
+// Thrown between waits once a stop was requested.
+void throwIfStopped(const std::stop_token& stop, const std::string& scenario) {
+  if (stop.stop_requested())
+    throw Error("run", "scenario " + scenario, "", EINTR, "interrupted");
 }
 
 // The effective kernel detector of a peer's sockets.
@@ -477,7 +491,8 @@ void TrialRun::startPeer(PeerRef ref) {
   const std::string name = peer.name;
   const std::size_t got = waitCount(
       t_.log, [&](const Event& e) { return e.peer == name && e.kind == EventKind::kConnected; },
-      want, deadline);
+      want, deadline, options_.stop);
+  throwIfStopped(options_.stop, sc_.name);
   if (got < want)
     throw Error("start", "peer " + name, "", ETIMEDOUT,
                 std::to_string(got) + " of " + std::to_string(want) +
@@ -979,6 +994,16 @@ TrialResult TrialRun::run() {
   r_.family = family_;
   const Expectation& x = sc_.expect;
   try {
+    // A stop request wakes the wait under way: the waits also end on it.
+    std::stop_callback wake(options_.stop, [this] {
+      Event e;
+      e.at = Clock::now();
+      e.kind = EventKind::kOutput;
+      e.peer = "deadpeer";
+      e.text = "interrupted";
+      t_.log.add(std::move(e));
+    });
+    throwIfStopped(options_.stop, sc_.name);
     build();
     startPeers();
     // Warm-up and the fault offsets are protocol time: the trial waits on
@@ -989,10 +1014,12 @@ TrialResult TrialRun::run() {
     protocol_start_ = protocol_start;
     const auto warm_end = protocol_start + std::max(sc_.warmup, options_.min_warmup);
     const auto never_matches = [](const Event&) { return false; };
-    waitProtocol(t_.log, never_matches, warm_end, 0);
+    waitProtocol(t_.log, never_matches, warm_end, 0, options_.stop);
+    throwIfStopped(options_.stop, sc_.name);
     for (const auto& f : sc_.faults) {
       if (f.at_setup) continue;
-      waitProtocol(t_.log, never_matches, warm_end + f.at, 0);
+      waitProtocol(t_.log, never_matches, warm_end + f.at, 0, options_.stop);
+      throwIfStopped(options_.stop, sc_.name);
       applyFault(f);
     }
     if (fault_at_ == Clock::time_point{}) fault_at_ = fault_start_ = Clock::now();
@@ -1030,17 +1057,19 @@ TrialResult TrialRun::run() {
     if (x.detected && !x.max_false_positives) {
       // Every connection of the expected peer detects, or the deadline.
       waitCount(
-          t_.log, [&](const Event& e) { return e.peer == x.peer && isDeath(e); }, want, deadline);
+          t_.log, [&](const Event& e) { return e.peer == x.peer && isDeath(e); }, want, deadline,
+          options_.stop);
     } else if (!x.detected && !x.max_false_positives) {
       // Not detected: the whole deadline is the test, unless it fails first.
       waitProtocol(
           t_.log,
           [&](const Event& e) { return e.peer == x.peer && isDeath(e) && e.at >= fault_at_; },
-          deadline, 0);
+          deadline, 0, options_.stop);
     } else {
       // A live peer is watched for the whole time.
-      waitProtocol(t_.log, never_matches, deadline, 0);
+      waitProtocol(t_.log, never_matches, deadline, 0, options_.stop);
     }
+    throwIfStopped(options_.stop, sc_.name);
     protocol_ = Clock::now() - protocol_start;
     if (t_.capture) t_.capture->stop();
     for (const auto& e : t_.log.events())
@@ -1054,6 +1083,8 @@ TrialResult TrialRun::run() {
   } catch (const Skip&) {
     throw;
   } catch (const Error& e) {
+    // Interrupted, whatever failed on the way: nothing to judge.
+    if (options_.stop.stop_requested()) throw;
     r_.failures.push_back(std::string("error: ") + e.what());
     r_.passed = false;
   }

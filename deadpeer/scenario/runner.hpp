@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "deadpeer/oracle/oracle.hpp"
@@ -46,6 +47,11 @@ struct RunOptions {
   bool keep_detail = true;
   // Warm up at least this long (benchmarks measure the idle overhead then).
   std::chrono::milliseconds min_warmup{0};
+  // A stop request (Ctrl-C in the CLI) ends the trial under way at its next
+  // wait: the trial is torn down as usual, nothing is judged, and run()
+  // throws Error with errno EINTR. Waits for peers to start are not cut
+  // short; they are bounded by their own deadlines.
+  std::stop_token stop;
 };
 
 class Runner {
