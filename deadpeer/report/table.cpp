@@ -3,6 +3,8 @@
 // not pass.
 #include <algorithm>
 #include <array>
+#include <string_view>
+#include <vector>
 
 #include "deadpeer/report/report.hpp"
 #include "deadpeer/report/text.hpp"
@@ -10,14 +12,36 @@
 namespace deadpeer {
 namespace {
 
-constexpr std::size_t kColumns = 7;
+constexpr std::size_t kColumns = 8;
 using Row = std::array<std::string, kColumns>;
 // Times read best right-aligned, words left-aligned.
-constexpr std::array<bool, kColumns> kRightAligned = {false, false, false, true, true, true, false};
+constexpr std::array<bool, kColumns> kRightAligned = {false, false, false, true,
+                                                      true,  true,  true,  false};
 
 std::string measured(const ScenarioResult& result, Seconds Percentiles::*field) {
   if (!result.detection) return "-";
   return report::secondsText((*result.detection).*field) + " s";
+}
+
+// The median time from the connection's last received segment (the
+// oracle's anchor) to detection, over every detection.
+std::string sinceLastActivity(const ScenarioResult& result) {
+  std::vector<Seconds> since;
+  for (const TrialResult& trial : result.trials)
+    for (const Detection& d : trial.detections) since.push_back(d.at - trial.last_activity);
+  const auto p = percentiles(std::move(since));
+  return p ? report::secondsText(p->p50) + " s" : "-";
+}
+
+// What the oracle read from a program's socket at the fault, as its
+// reasoning says it ("read at the fault: redis-server (pid ...), socket ...").
+std::vector<std::string> readSettings(const ScenarioResult& result) {
+  static constexpr std::string_view kRead = "read at the fault: ";
+  std::vector<std::string> out;
+  if (result.trials.empty()) return out;
+  for (const std::string& step : result.trials.front().window.reasoning)
+    if (step.rfind(kRead, 0) == 0) out.push_back(step.substr(kRead.size()));
+  return out;
 }
 
 void appendRow(std::string& out, const Row& row, const std::array<std::size_t, kColumns>& width) {
@@ -38,11 +62,12 @@ void appendRow(std::string& out, const Row& row, const std::array<std::size_t, k
 
 std::string resultTable(const std::vector<ScenarioResult>& results) {
   std::vector<Row> rows;
-  rows.push_back({"SCENARIO", "DETECTOR", "FAULT", "EXPECTED", "P50", "P99", "VERDICT"});
+  rows.push_back(
+      {"SCENARIO", "DETECTOR", "FAULT", "EXPECTED", "P50", "P99", "SINCE LAST", "VERDICT"});
   for (const ScenarioResult& result : results) {
     rows.push_back({result.name, result.detector, result.fault, report::windowText(result),
                     measured(result, &Percentiles::p50), measured(result, &Percentiles::p99),
-                    std::string(verdictName(result.verdict))});
+                    sinceLastActivity(result), std::string(verdictName(result.verdict))});
   }
   std::array<std::size_t, kColumns> width{};
   for (const Row& row : rows) {
@@ -53,6 +78,15 @@ std::string resultTable(const std::vector<ScenarioResult>& results) {
   for (const Row& row : rows) appendRow(out, row, width);
   out += report::countsText(report::count(results));
   out += '\n';
+
+  // Programs: the settings the oracle read from their sockets.
+  bool first_read = true;
+  for (const ScenarioResult& result : results)
+    for (const std::string& settings : readSettings(result)) {
+      if (first_read) out += '\n';
+      first_read = false;
+      out += "read   " + result.name + ": " + settings + '\n';
+    }
 
   bool first = true;
   for (const ScenarioResult& result : results) {
