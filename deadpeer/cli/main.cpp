@@ -247,32 +247,6 @@ std::string seconds(std::chrono::nanoseconds d) {
   return buf;
 }
 
-// How long a scenario waits on the protocol, per trial: warm-up, the fault
-// schedule and the expectation's deadline (or the oracle's latest + grace).
-std::chrono::milliseconds protocolTime(const Scenario& sc, const Runner& runner) {
-  using std::chrono::milliseconds;
-  milliseconds last_fault{0};
-  for (const auto& f : sc.faults) last_fault = std::max(last_fault, f.at);
-  milliseconds wait{0};
-  if (sc.expect.deadline) {
-    wait = *sc.expect.deadline;
-  } else if (sc.expect.observe.count() > 0) {
-    wait = sc.expect.observe;
-  } else if (sc.expect.window == Expectation::Window::kExplicit) {
-    wait = sc.expect.latest + milliseconds(2000);
-  } else {
-    try {
-      const auto w = runner.explain(sc, sc.families.front());
-      wait = w.never ? milliseconds(30'000)
-                     : std::chrono::duration_cast<milliseconds>(w.latest - w.anchor) +
-                           milliseconds(2000);
-    } catch (const Error&) {
-      wait = milliseconds(30'000);
-    }
-  }
-  return sc.warmup + last_fault + wait;
-}
-
 constexpr std::chrono::seconds kLongScenario{30};
 
 std::string cmakeQuote(const std::string& s) { return "[==[" + s + "]==]"; }
@@ -303,7 +277,7 @@ int list(const std::vector<std::string>& given, bool ctest, const NameFilter& fi
       double timeout = 120;
       if (sc) {
         labels += ";" + sc->folder + ";" + sc->detectorLabel();
-        const auto per_trial = protocolTime(*sc, runner);
+        const auto per_trial = runner.protocolTime(*sc);
         if (per_trial > kLongScenario) labels += ";long";
         timeout = 60 + std::chrono::duration<double>(per_trial).count() * sc->repeat *
                            static_cast<double>(sc->families.size()) * 1.5;
@@ -324,7 +298,7 @@ int list(const std::vector<std::string>& given, bool ctest, const NameFilter& fi
       families += std::string(families.empty() ? "" : ",") + (fam == AF_INET6 ? "ipv6" : "ipv4");
     std::printf("%-44s %-10s %-16s %-14s %-11s %6d %9s\n", sc->name.c_str(), sc->folder.c_str(),
                 sc->detectorLabel().c_str(), sc->faultLabel().c_str(), families.c_str(), sc->repeat,
-                seconds(protocolTime(*sc, runner)).c_str());
+                seconds(runner.protocolTime(*sc)).c_str());
   }
   return kExitPass;
 }

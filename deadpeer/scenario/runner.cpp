@@ -1,21 +1,20 @@
 #include "deadpeer/scenario/runner.hpp"
 
-#include <netinet/tcp.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <set>
 #include <system_error>
 
 #include "deadpeer/capture/capture.hpp"
 #include "deadpeer/error.hpp"
 #include "deadpeer/fault/fault.hpp"
+#include "deadpeer/judge/deadline.hpp"
+#include "deadpeer/judge/judge.hpp"
+#include "deadpeer/judge/oracle_input.hpp"
 #include "deadpeer/ns/sysctl.hpp"
 #include "deadpeer/peer/external.hpp"
 #include "deadpeer/peer/heartbeat_peer.hpp"
@@ -37,11 +36,6 @@ using namespace std::chrono_literals;
 // How long peers get to start and connect; generous for ctest -j on two
 // cores, and only ever spent when something is broken.
 constexpr milliseconds kStartDeadline{10'000};
-// Beyond the oracle's latest, how long the runner still waits for a
-// detection before calling it missing.
-constexpr milliseconds kGrace{2'000};
-// Timeline marks drawn per trial, at most.
-constexpr std::size_t kMaxMarks = 4000;
 
 Seconds toSeconds(Clock::duration d) { return duration_cast<Seconds>(d); }
 
@@ -90,78 +84,6 @@ std::optional<Event> waitProtocol(const EventLog& log,
 void throwIfStopped(const std::stop_token& stop, const std::string& scenario) {
   if (stop.stop_requested())
     throw Error("run", "scenario " + scenario, "", EINTR, "interrupted");
-}
-
-// The effective kernel detector of a peer's sockets.
-KernelDetector effectiveKernel(const Scenario& sc, const ScenarioPeer& peer) {
-  KernelDetector k;
-  HostTcpSettings host;
-  if (auto it = sc.hosts.find(peer.hosts.front()); it != sc.hosts.end()) host = it->second.tcp;
-  const KernelDetectorSettings& s = peer.kernel;
-  k.keepalive = s.keepalive;
-  k.idle = s.keepidle.value_or(host.keepalive_time.value_or(7200s));
-  k.interval = s.keepintvl.value_or(host.keepalive_intvl.value_or(75s));
-  k.count = s.keepcnt.value_or(host.keepalive_probes.value_or(9));
-  k.user_timeout = s.user_timeout.value_or(0ms);
-  k.retries2 = host.retries2.value_or(15);
-  k.recverr = s.recverr;
-  if (s.keepidle || s.keepintvl || s.keepcnt)
-    k.source = host.keepalive_time || host.keepalive_intvl || host.keepalive_probes
-                   ? "socket options and host sysctls"
-                   : "socket options";
-  else if (host.keepalive_time || host.keepalive_intvl || host.keepalive_probes)
-    k.source = "host sysctls";
-  else
-    k.source = "Linux defaults";
-  return k;
-}
-
-const ScheduledFault* killingFault(const Scenario& sc) {
-  for (const auto& f : sc.faults)
-    if (!f.at_setup) return &f;
-  return sc.faults.empty() ? nullptr : &sc.faults.front();
-}
-
-// Everything of the oracle's input that follows from the file alone.
-OracleInput staticInput(const Scenario& sc, int family) {
-  OracleInput in;
-  in.family = family;
-  const ScenarioPeer* peer = &sc.watched();
-  if (peer->kind == PeerKind::kHeartbeatClient || peer->kind == PeerKind::kHeartbeatServer) {
-    in.detector = OracleInput::DetectorKind::kHeartbeat;
-    in.heartbeat = peer->heartbeat;
-  } else {
-    in.kernel = effectiveKernel(sc, *peer);
-  }
-  if (peer->isClient()) in.connections = static_cast<int>(peer->hosts.size()) * peer->connections;
-  switch (peer->traffic.kind) {
-    case TrafficMode::Kind::kDataInFlight:
-    case TrafficMode::Kind::kRequestResponse:  // the next request is in flight
-      in.state = ConnectionState::kDataInFlight;
-      break;
-    case TrafficMode::Kind::kStopReading:
-      in.state = ConnectionState::kZeroWindow;
-      break;
-    default:
-      in.state = ConnectionState::kIdle;
-      break;
-  }
-  in.no_fault = sc.faults.empty();
-  if (const ScheduledFault* f = killingFault(sc)) {
-    in.fault = f->spec.kind;
-    in.fault_duration = f->spec.duration;
-    in.loss_percent = f->spec.loss_percent;
-    in.conntrack_timeout = f->spec.conntrack_timeout;
-    in.flow_tracked = f->at_setup;
-    // The detector talks to the proxy; the fault hits the host behind it.
-    if (sc.topology == "proxied" && peer->server) {
-      const ScenarioPeer& target = sc.at(*peer->server);
-      in.behind_proxy = !target.hosts.empty() && target.hosts.front() != f->spec.host &&
-                        f->spec.kind != FaultKind::kProcessKill &&
-                        f->spec.kind != FaultKind::kProcessFreeze;
-    }
-  }
-  return in;
 }
 
 // A directory of the trial's own ({workdir}: keys, a database cluster),
@@ -279,8 +201,7 @@ class TrialRun {
         family_(family),
         number_(number),
         options_(options),
-        oracle_(oracle),
-        static_(staticInput(sc, family)) {}
+        oracle_(oracle) {}
 
   TrialResult run();
   // Builds, starts the peers and warms up like run(), then reads the
@@ -295,26 +216,18 @@ class TrialRun {
   void startPeer(PeerRef ref);
   // Starts a program in its host for `ref` and waits until it is ready.
   void launch(PeerRef ref, ExternalPeerSpec spec);
-  std::size_t expectedConnections(const ScenarioPeer& peer) const;
   void applyFault(const ScheduledFault& f);
-  void judge();
-  DetectionWindow window(const std::vector<Packet>& packets, Clock::time_point& anchor_min,
-                         Clock::time_point& anchor_max);
   // An external peer: reads its connections' sockets just before the
-  // fault, and predicts from them and its declared rule.
+  // fault, for the oracle.
   void readSockets();
-  DetectionWindow programWindow(const std::vector<Packet>& packets, Clock::time_point& anchor_min,
-                                Clock::time_point& anchor_max);
-  bool judgesProgram() const;
-  void timeline(const std::vector<Packet>& packets);
-  void quality(const std::vector<Event>& events);
+  // What the trial saw so far, for the judge.
+  TrialRecord record() const;
 
   const Scenario& sc_;
   int family_;
   int number_;
   const RunOptions& options_;
   const Oracle& oracle_;
-  const OracleInput static_;  // what the file alone tells the oracle
   std::unique_ptr<Trial> trial_ = std::make_unique<Trial>();
   Trial& t_ = *trial_;
   TrialResult r_;
@@ -324,8 +237,7 @@ class TrialRun {
   Clock::time_point protocol_start_{};
   Clock::time_point fault_start_{};  // when apply() began
   Clock::duration protocol_{};
-  std::vector<ProgramSocket> sockets_;  // the expected program's, at the fault
-  bool sockets_read_ = false;
+  std::optional<std::vector<ProgramSocket>> sockets_;  // the expected program's, at the fault
 };
 
 void TrialRun::progress(const std::string& what, std::optional<Clock::duration> expected) {
@@ -334,12 +246,6 @@ void TrialRun::progress(const std::string& what, std::optional<Clock::duration> 
       sc_.name + " [" + familyName(family_) + "] trial " + std::to_string(number_) + ": " + what;
   if (expected) line += fmt(" (expected %.1f s)", toSeconds(*expected).count());
   options_.progress(line);
-}
-
-std::size_t TrialRun::expectedConnections(const ScenarioPeer& peer) const {
-  if (peer.isClient()) return peer.hosts.size() * static_cast<std::size_t>(peer.connections);
-  if (peer.kind == PeerKind::kExternal) return 1;
-  return static_cast<std::size_t>(peer.connections);
 }
 
 void TrialRun::build() {
@@ -548,8 +454,7 @@ void TrialRun::readSockets() {
   if (it == t_.processes.end()) return;
   const std::string& host = peer->hosts.front();
   sockets_ = readProgramSockets(it->second->pid(), t_.topology->netnsOf(host), "host " + host);
-  sockets_read_ = true;
-  if (sockets_.empty() && sc_.expect.window == Expectation::Window::kOracle)
+  if (sockets_->empty() && sc_.expect.window == Expectation::Window::kOracle)
     throw Error("read sockets", "peer " + peer->name + " (pid " +
                                     std::to_string(it->second->pid()) + ")",
                 "host " + host, ENOENT,
@@ -557,421 +462,30 @@ void TrialRun::readSockets() {
                 "fault, so the oracle has nothing to judge (window: oracle)");
 }
 
-bool TrialRun::judgesProgram() const {
-  const ScenarioPeer* peer = &sc_.watched();
-  return peer && peer->kind == PeerKind::kExternal && sockets_read_ && !sockets_.empty();
-}
-
-// Per connection, the earlier of the kernel's rule (from the socket) and
-// the declared one; the program reports the first of its connections to
-// detect, so across connections too the earlier window wins.
-DetectionWindow TrialRun::programWindow(const std::vector<Packet>& packets,
-                                        Clock::time_point& anchor_min,
-                                        Clock::time_point& anchor_max) {
-  const ScenarioPeer* peer = &sc_.watched();
-  std::vector<std::string> read;
-  std::optional<DetectionWindow> best;
-  std::string unread;
-  const auto earlier = [](std::optional<DetectionWindow>& into, DetectionWindow w) {
-    if (w.never) {
-      if (!into) into = std::move(w);
-      return;
-    }
-    if (!into || into->never) {
-      into = std::move(w);
-      return;
-    }
-    const auto earliest = std::min(into->earliest, w.earliest);
-    if (w.latest < into->latest) into = std::move(w);
-    into->earliest = earliest;
-  };
-  anchor_min = Clock::time_point::max();
-  anchor_max = Clock::time_point::min();
-  for (const ProgramSocket& s : sockets_) {
-    // The connection's last received segment, and the last with payload
-    // (what wakes a program's reader), before the fault.
-    Clock::time_point last{}, last_payload{};
-    for (const auto& p : packets) {
-      if (p.at > fault_at_ || p.protocol != IPPROTO_TCP || !(p.destination == s.local) ||
-          p.destination_port != s.local_port || !(p.source == s.remote) ||
-          p.source_port != s.remote_port)
-        continue;
-      last = std::max(last, p.at);
-      if (p.payload > 0) last_payload = std::max(last_payload, p.at);
-    }
-    if (last == Clock::time_point{}) last = fault_at_;
-    if (last_payload == Clock::time_point{}) last_payload = last;
-    anchor_min = std::min(anchor_min, last);
-    anchor_max = std::max(anchor_max, last);
-    read.push_back("read at the fault: " + s.describe() + ".");
-    std::optional<DetectionWindow> connection;
-    if (s.read) {
-      OracleInput in = static_;
-      in.kernel = s.detector();
-      in.fault_at = fault_at_;
-      in.last_received = last;
-      in.state = s.unacked > 0 ? ConnectionState::kDataInFlight : ConnectionState::kIdle;
-      in.data_sent_at = s.read_at - s.since_data_sent;
-      for (const auto& f : t_.faults)
-        if (f->appliedAt() == fault_at_) in.fault_apply_latency = f->applyLatency();
-      earlier(connection, oracle_.predict(in));
-    } else {
-      unread = s.endpoints() + " (" + s.unreadable + ")";
-    }
-    if (peer && peer->rule) earlier(connection, predictAppRule(*peer->rule, last_payload));
-    if (connection) earlier(best, std::move(*connection));
+TrialRecord TrialRun::record() const {
+  TrialRecord rec;
+  rec.family = family_;
+  rec.events = t_.log.events();
+  rec.captured = t_.capture != nullptr;
+  if (t_.capture) {
+    rec.packets = t_.capture->packets();
+    rec.capture_dropped = t_.capture->dropped();
   }
-  if (!unread.empty() && sc_.expect.window == Expectation::Window::kOracle &&
-      !(peer && peer->rule))
-    throw Error("read socket", "peer " + sc_.expect.peer, "", EPERM,
-                "socket " + unread +
-                    " could not be read and the file declares no rule; give the scenario an "
-                    "explicit window or a rule");
-  DetectionWindow w = best ? std::move(*best) : DetectionWindow{};
-  if (!best) {
-    w.never = true;
-    w.reason = "the program holds no connection";
-  }
-  w.reasoning.insert(w.reasoning.begin(), read.begin(), read.end());
-  return w;
-}
-
-DetectionWindow TrialRun::window(const std::vector<Packet>& packets, Clock::time_point& anchor_min,
-                                 Clock::time_point& anchor_max) {
-  if (judgesProgram()) return programWindow(packets, anchor_min, anchor_max);
-  OracleInput in = static_;
-  in.fault_at = fault_at_;
-  if (!t_.faults.empty()) {
-    for (const auto& f : t_.faults)
-      if (f->appliedAt() == fault_at_) in.fault_apply_latency = f->applyLatency();
-  }
-  const ScenarioPeer* peer = &sc_.watched();
-  anchor_min = anchor_max = fault_at_;
-  if (in.detector == OracleInput::DetectorKind::kHeartbeat) {
-    // The last sign of life each connection had before the fault (a PONG or
-    // any byte received).
-    std::map<int, Clock::time_point> alive;
-    for (const auto& e : t_.log.events()) {
-      if (e.peer != sc_.expect.peer || e.at > fault_at_) continue;
-      const bool life = e.kind == EventKind::kConnected || e.kind == EventKind::kPongReceived ||
-                        (!in.heartbeat.pong_only &&
-                         (e.kind == EventKind::kPingReceived ||
-                          (e.kind == EventKind::kData && e.text.rfind("received", 0) == 0)));
-      if (life) alive[e.connection] = std::max(alive[e.connection], e.at);
-    }
-    if (!alive.empty()) {
-      anchor_min = Clock::time_point::max();
-      anchor_max = Clock::time_point::min();
-      for (const auto& [c, at] : alive) {
-        anchor_min = std::min(anchor_min, at);
-        anchor_max = std::max(anchor_max, at);
-      }
-    }
-  } else if (peer && !peer->hosts.empty()) {
-    // The last segment each flow received from the peer before the fault,
-    // as the capture saw it.
-    const IpAddress me = t_.topology->address(peer->hosts.front(), family_);
-    std::map<std::uint16_t, Clock::time_point> last;
-    for (const auto& p : packets) {
-      // TCP only: an IPv6 neighbour advertisement to this host is no segment.
-      if (p.at > fault_at_ || p.protocol != IPPROTO_TCP || !(p.destination == me)) continue;
-      last[p.destination_port] = std::max(last[p.destination_port], p.at);
-    }
-    if (!last.empty()) {
-      anchor_min = Clock::time_point::max();
-      anchor_max = Clock::time_point::min();
-      for (const auto& [port, at] : last) {
-        anchor_min = std::min(anchor_min, at);
-        anchor_max = std::max(anchor_max, at);
-      }
-    }
-    if (in.state == ConnectionState::kZeroWindow) {
-      // The persist timer starts with the first zero-window probe.
-      for (const auto& p : packets)
-        if (p.cls == PacketClass::kWindowProbe && p.source == me && p.at >= fault_at_) {
-          data_sent_at_ = p.at;
-          break;
-        }
-    }
-  }
-  if (peer && peer->traffic.kind == TrafficMode::Kind::kRequestResponse &&
-      data_sent_at_ == Clock::time_point{}) {
-    // The first request written after the fault is the data in flight.
-    for (const auto& e : t_.log.events())
-      if (e.peer == peer->name && e.kind == EventKind::kData && e.at >= fault_at_ &&
-          e.text.rfind("sent", 0) == 0) {
-        data_sent_at_ = e.at;
-        break;
-      }
-  }
-  in.data_sent_at = data_sent_at_ != Clock::time_point{} ? data_sent_at_ : fault_at_;
-  in.last_received = anchor_min;
-  DetectionWindow w = oracle_.predict(in);
-  if (!w.never && anchor_max > anchor_min && w.anchor == anchor_min) {
-    // Several connections: the union of their windows.
-    in.last_received = anchor_max;
-    w.latest = oracle_.predict(in).latest;
-  }
-  return w;
-}
-
-void TrialRun::timeline(const std::vector<Packet>& packets) {
-  auto add = [&](Clock::time_point at, std::string kind, std::string text) {
-    if (r_.timeline.size() < kMaxMarks)
-      r_.timeline.push_back({toSeconds(at - fault_at_), kind, text});
-  };
+  rec.protocol_start = protocol_start_;
+  rec.fault_start = fault_start_;
+  rec.fault_at = fault_at_;
+  rec.data_sent_at = data_sent_at_;
+  rec.ended = Clock::now();
   for (const auto& f : t_.faults) {
-    add(f->appliedAt(), "fault", f->spec().str());
-    if (f->revertedAt() != Clock::time_point{}) add(f->revertedAt(), "revert", f->spec().str());
+    rec.faults.push_back({f->spec().str(), f->appliedAt(), f->revertedAt()});
+    if (f->appliedAt() == fault_at_) rec.fault_apply_latency = f->applyLatency();
   }
-  for (const auto& p : packets) {
-    std::string kind;
-    switch (p.cls) {
-      case PacketClass::kKeepaliveProbe:
-      case PacketClass::kWindowProbe:
-        kind = "probe";
-        break;
-      case PacketClass::kProbeAck:
-        kind = "probe-ack";
-        break;
-      case PacketClass::kPing:
-        kind = "ping";
-        break;
-      case PacketClass::kPong:
-        kind = "pong";
-        break;
-      case PacketClass::kData:
-        kind = "data";
-        break;
-      case PacketClass::kRst:
-        kind = "rst";
-        break;
-      case PacketClass::kFin:
-        kind = "fin";
-        break;
-      case PacketClass::kIcmp:
-        kind = "icmp";
-        break;
-      default:
-        continue;
-    }
-    add(p.at, kind, p.str(fault_at_));
-  }
-  for (const auto& d : r_.detections)
-    r_.timeline.push_back({d.at, "detected",
-                           d.peer + "#" + std::to_string(d.connection) + " " +
-                               std::string(detectorName(d.detector)) + " errno " +
-                               std::to_string(d.error)});
-  std::sort(r_.timeline.begin(), r_.timeline.end(),
-            [](const TimelineMark& a, const TimelineMark& b) { return a.at < b.at; });
-}
-
-void TrialRun::quality(const std::vector<Event>& events) {
-  // Per connection the detector either trusts or suspects the live peer; a
-  // death (the connection closed) is a suspicion that lasts to the end.
-  QualityMetrics q;
-  const auto end = fault_at_ + sc_.expect.observe;
-  q.observed = toSeconds(end - fault_at_);
-  std::map<int, Clock::time_point> since;  // connections under suspicion
-  for (const auto& e : events) {
-    if (e.peer != sc_.expect.peer || e.at < fault_at_ || e.at > end) continue;
-    const bool suspect = e.kind == EventKind::kSuspected || e.kind == EventKind::kDetected;
-    if (suspect && !since.contains(e.connection)) {
-      ++q.mistakes;
-      since[e.connection] = e.at;
-    } else if (e.kind == EventKind::kRestored) {
-      if (auto it = since.find(e.connection); it != since.end()) {
-        q.suspected += toSeconds(e.at - it->second);
-        since.erase(it);
-      }
-    }
-  }
-  for (const auto& [c, at] : since) q.suspected += toSeconds(end - at);
-  q.derive();
-  r_.false_positives = q.mistakes;
-  r_.quality = q;
-}
-
-void TrialRun::judge() {
-  const Expectation& x = sc_.expect;
-  const ScenarioPeer* peer = &sc_.watched();
-  const auto packets = t_.capture ? t_.capture->packets() : std::vector<Packet>{};
-  const auto events = t_.log.events();
-  auto fail = [&](std::string why) { r_.failures.push_back(std::move(why)); };
-
-  for (const auto& e : events)
-    if (e.peer == x.peer && isDeath(e) && e.at >= fault_start_)
-      r_.detections.push_back(
-          {toSeconds(e.at - fault_at_), e.detector, e.error, e.tcp_state, e.peer, e.connection});
-
-  Clock::time_point anchor_min, anchor_max;
-  const bool kernel_or_heartbeat =
-      peer && (peer->kind != PeerKind::kExternal || judgesProgram());
-  if (kernel_or_heartbeat) {
-    r_.window = window(packets, anchor_min, anchor_max);
-    r_.last_activity = toSeconds(anchor_min - fault_at_);
-    if (!r_.window.never) {
-      r_.window_earliest = toSeconds(r_.window.earliest - fault_at_);
-      r_.window_latest = toSeconds(r_.window.latest - fault_at_);
-    }
-  } else {
-    r_.window.never = true;
-    r_.window.reason = "external program: no kernel rule";
-  }
-  Seconds earliest = r_.window_earliest, latest = r_.window_latest;
-  bool check_window = x.window == Expectation::Window::kOracle && !r_.window.never;
-  if (x.window == Expectation::Window::kExplicit) {
-    earliest = toSeconds(x.earliest);
-    latest = toSeconds(x.latest);
-    r_.window_earliest = earliest;
-    r_.window_latest = latest;
-    r_.window.never = false;
-    check_window = true;
-  }
-
-  const std::size_t want = peer ? expectedConnections(*peer) : 1;
-  const bool live = x.max_false_positives.has_value();
-  if (live) {
-    quality(events);
-    if (r_.false_positives > *x.max_false_positives)
-      fail(std::to_string(r_.false_positives) + " wrong suspicions of a live peer, at most " +
-           std::to_string(*x.max_false_positives) + " allowed");
-  } else if (!x.detected) {
-    if (!r_.detections.empty())
-      fail("detected (" + std::string(detectorName(r_.detections.front().detector)) + ", errno " +
-           std::to_string(r_.detections.front().error) +
-           fmt(") at %.3f s", r_.detections.front().at.count()) +
-           " after the fault; expected no detection within " +
-           fmt("%.1f s", toSeconds(*x.deadline).count()));
-    if (x.window == Expectation::Window::kOracle && !r_.window.never && kernel_or_heartbeat)
-      fail("the oracle predicts a detection (" + r_.window.reasoning.back() +
-           ") but the scenario expects none");
-  } else {
-    if (r_.detections.size() < want)
-      fail(std::to_string(r_.detections.size()) + " of " + std::to_string(want) +
-           " connections detected the dead peer by the deadline");
-    if (x.window == Expectation::Window::kOracle && r_.window.never && kernel_or_heartbeat)
-      fail("the oracle says never: " + r_.window.reason);
-    int outside = 0, wrong_detector = 0, wrong_errno = 0;
-    std::string first_outside, first_detector, first_errno;
-    for (const auto& d : r_.detections) {
-      if (check_window && (d.at < earliest || d.at > latest)) {
-        if (!outside++)
-          first_outside = fmt("detected at %.3f s, outside the window ", d.at.count()) +
-                          fmt("%.3f", earliest.count()) + fmt("-%.3f s", latest.count());
-      }
-      if (x.detector && d.detector != *x.detector && !wrong_detector++)
-        first_detector = "detected by " + std::string(detectorName(d.detector)) + ", expected " +
-                         std::string(detectorName(*x.detector));
-      // The errno: the file's, or else the oracle's.
-      // A program's exit status is no errno: the oracle's errno is the
-      // kernel's, which the program reports in its own way.
-      const std::optional<int> want_errno =
-          x.error ? x.error
-                  : (x.window == Expectation::Window::kOracle && !r_.window.never &&
-                             peer && peer->kind != PeerKind::kExternal
-                         ? std::optional<int>(r_.window.error)
-                         : std::nullopt);
-      if (want_errno && d.error != *want_errno && !wrong_errno++)
-        first_errno = "errno " + std::to_string(d.error) + " (" + std::strerror(d.error) +
-                      "), expected " + std::to_string(*want_errno) + " (" +
-                      std::strerror(*want_errno) + ")";
-      if (x.survives && d.tcp_state != TCP_ESTABLISHED && !wrong_errno++)
-        first_errno = "the connection left ESTABLISHED (state " + std::to_string(d.tcp_state) +
-                      ") although it should survive the report";
-    }
-    auto count = [&](int n, const std::string& first) {
-      if (n) fail(first + (n > 1 ? " (and " + std::to_string(n - 1) + " more)" : ""));
-    };
-    count(outside, first_outside);
-    count(wrong_detector, first_detector);
-    count(wrong_errno, first_errno);
-  }
-
-  // The wire: probes from the detector's host between the fault and the
-  // first detection, their spacing, RSTs and ICMP errors.
-  if (peer && !peer->hosts.empty() && t_.capture) {
-    const IpAddress me = t_.topology->address(peer->hosts.front(), family_);
-    const Clock::time_point end =
-        r_.detections.empty()
-            ? Clock::now()
-            : fault_at_ + duration_cast<Clock::duration>(r_.detections.front().at);
-    const PacketClass cls = r_.window.probes && static_.state == ConnectionState::kZeroWindow
-                                ? PacketClass::kWindowProbe
-                                : PacketClass::kKeepaliveProbe;
-    const Clock::time_point begin = r_.window.never ? fault_at_ : std::min(anchor_min, fault_at_);
-    if (static_.detector == OracleInput::DetectorKind::kHeartbeat) {
-      // Retransmissions of a PING carry its sequence number again.
-      std::set<std::uint32_t> pings;
-      for (const auto& p : packets)
-        if (p.cls == PacketClass::kPing && p.source == me && p.at > anchor_min && p.at <= end)
-          pings.insert(p.seq);
-      r_.probes_seen = static_cast<int>(pings.size());
-    } else {
-      const ProbeTrain train = probesFrom(packets, me, begin, end, cls);
-      r_.probes_seen = train.count;
-      for (const auto& s : train.spacing) r_.probe_spacing.push_back(duration_cast<Seconds>(s));
-    }
-    if (auto rst = firstRst(packets, fault_at_)) r_.rst_from = rst->source.str();
-    for (const auto& p : icmpErrors(packets, fault_at_))
-      if (r_.icmp_seen.size() < 20)
-        r_.icmp_seen.push_back(icmpName(p.family, p.icmp_type, p.icmp_code) + " from " +
-                               p.source.str());
-    if (!x.rst_from.empty()) {
-      const std::string want = t_.topology->address(x.rst_from, family_).str();
-      if (!r_.rst_from)
-        fail("no RST on the wire after the fault; expected one from " + x.rst_from);
-      else if (*r_.rst_from != want)
-        fail("the first RST came from " + *r_.rst_from + ", expected " + x.rst_from + " (" + want +
-             ")");
-    }
-    if (!x.icmp.empty() &&
-        std::none_of(r_.icmp_seen.begin(), r_.icmp_seen.end(),
-                     [&](const std::string& s) { return s.find(x.icmp) != std::string::npos; }))
-      fail("no ICMP error matching \"" + x.icmp + "\" on the wire" +
-           (r_.icmp_seen.empty() ? "" : "; saw " + r_.icmp_seen.front()));
-    const std::size_t connections = std::max<std::size_t>(want, 1);
-    if (x.probes == Expectation::Probes::kExplicit &&
-        r_.probes_seen != x.probe_count * static_cast<int>(connections))
-      fail(std::to_string(r_.probes_seen) + " probes on the wire, expected " +
-           std::to_string(x.probe_count * static_cast<int>(connections)));
-    if (x.probes == Expectation::Probes::kOracle && r_.window.probes &&
-        r_.probes_seen != *r_.window.probes * static_cast<int>(connections))
-      fail(std::to_string(r_.probes_seen) + " probes on the wire, the oracle expects " +
-           std::to_string(*r_.window.probes * static_cast<int>(connections)));
-    if (x.probes != Expectation::Probes::kNone && connections == 1 &&
-        r_.window.probe_spacing.count() > 0) {
-      const Seconds spacing = toSeconds(r_.window.probe_spacing);
-      const Seconds slack =
-          toSeconds(oracle_.wheel().granularity(
-              duration_cast<std::chrono::microseconds>(r_.window.probe_spacing))) +
-          toSeconds(kSchedulingAllowance);
-      for (const auto& s : r_.probe_spacing)
-        if (s < spacing - toSeconds(oracle_.wheel().jiffy()) || s > spacing + slack) {
-          fail(fmt("probe spacing %.3f s, expected ", s.count()) + fmt("%.3f s", spacing.count()) +
-               fmt(" (+%.3f s)", slack.count()));
-          break;
-        }
-    }
-  }
-  // The idle overhead: everything TCP on the watched link while idle.
-  if (t_.capture && fault_at_ - protocol_start_ >= 1s) {
-    double bytes = 0, count = 0;
-    for (const auto& p : packets)
-      if (p.protocol == IPPROTO_TCP && p.at >= protocol_start_ && p.at < fault_at_) {
-        bytes += static_cast<double>(p.length);
-        count += 1;
-      }
-    const double hours = toSeconds(fault_at_ - protocol_start_).count() / 3600.0;
-    const double connections = static_cast<double>(std::max<std::size_t>(want, 1));
-    r_.idle_bytes_per_hour = bytes / connections / hours;
-    r_.idle_packets_per_hour = count / connections / hours;
-  }
-  if (t_.capture && t_.capture->dropped() > 0)
-    r_.failures.push_back("the capture lost " + std::to_string(t_.capture->dropped()) +
-                          " packets; probe counts may be short");
-  timeline(packets);
-  r_.passed = r_.failures.empty();
+  const ScenarioPeer& watched = sc_.watched();
+  if (!watched.hosts.empty()) rec.watched_address = t_.topology->address(watched.hosts.front(), family_);
+  if (!sc_.expect.rst_from.empty())
+    rec.rst_expected_from = t_.topology->address(sc_.expect.rst_from, family_);
+  rec.sockets = sockets_;
+  return rec;
 }
 
 DetectionWindow TrialRun::dryRun() {
@@ -982,8 +496,8 @@ DetectionWindow TrialRun::dryRun() {
   t_.log.waitFor([](const Event&) { return false; }, sc_.warmup, 0);
   readSockets();
   fault_at_ = fault_start_ = Clock::now();
-  Clock::time_point a, b;
-  DetectionWindow w = window(t_.capture ? t_.capture->packets() : std::vector<Packet>{}, a, b);
+  Anchors anchors;
+  DetectionWindow w = predictWindow(sc_, record(), oracle_, anchors);
   trial_.reset();
   return w;
 }
@@ -1036,22 +550,15 @@ TrialResult TrialRun::run() {
         data_sent_at_ = sent->at;
     }
     // Wait for the expectation, never past its deadline.
-    Clock::time_point deadline;
     std::optional<Clock::duration> expected;
-    if (x.deadline) {
-      deadline = fault_at_ + *x.deadline;
-    } else if (x.observe.count() > 0) {
-      deadline = fault_at_ + x.observe;
-    } else {
-      Clock::time_point a, b;
-      const auto provisional =
-          window(t_.capture ? t_.capture->packets() : std::vector<Packet>{}, a, b);
-      deadline = (provisional.never ? fault_at_ + 30s : provisional.latest) + kGrace;
+    if (!x.deadline && x.observe.count() == 0) {
+      Anchors anchors;
+      const auto provisional = predictWindow(sc_, record(), oracle_, anchors);
       if (!provisional.never) expected = provisional.latest - fault_at_;
-      if (x.window == Expectation::Window::kExplicit) deadline = fault_at_ + x.latest + kGrace;
     }
-    const ScenarioPeer* peer = &sc_.watched();
-    const std::size_t want = peer ? expectedConnections(*peer) : 1;
+    const Clock::time_point deadline =
+        fault_at_ + duration_cast<Clock::duration>(waitAfterFault(x, expected));
+    const std::size_t want = expectedConnections(sc_.watched());
     progress(x.detected && !x.max_false_positives ? "waiting for detection" : "watching",
              expected ? *expected : deadline - fault_at_);
     if (x.detected && !x.max_false_positives) {
@@ -1072,14 +579,8 @@ TrialResult TrialRun::run() {
     throwIfStopped(options_.stop, sc_.name);
     protocol_ = Clock::now() - protocol_start;
     if (t_.capture) t_.capture->stop();
-    for (const auto& e : t_.log.events())
-      if ((e.kind == EventKind::kDetected || e.kind == EventKind::kSuspected) &&
-          e.at >= protocol_start && e.at < fault_start_) {
-        r_.failures.push_back("detected before the fault: " + e.str());
-        break;
-      }
-    r_.fault_at = fault_at_;
-    judge();
+    r_ = judgeTrial(sc_, record(), oracle_);
+    r_.trial = number_;
   } catch (const Skip&) {
     throw;
   } catch (const Error& e) {
@@ -1096,13 +597,16 @@ TrialResult TrialRun::run() {
   return r_;
 }
 
+// Where explain() places the fault: any origin, the reasoning is relative.
+const Clock::time_point kExplainedFault = Clock::time_point{} + 1h;
+
 }  // namespace
 
 Runner::Runner(RunOptions options) : options_(std::move(options)), oracle_(TimerWheel::probe()) {}
 
 DetectionWindow Runner::explain(const Scenario& scenario, int family) const {
-  OracleInput in = staticInput(scenario, family);
-  const auto t0 = Clock::time_point{} + 1h;  // any origin; reasoning is relative
+  OracleInput in = oracleInput(scenario, family);
+  const auto t0 = kExplainedFault;
   // As the runner's timeline: connected (the last segment) when the
   // warm-up starts, the fault and any data at its end.
   in.fault_at = t0;
@@ -1118,6 +622,17 @@ DetectionWindow Runner::explain(const Scenario& scenario, int family) const {
     return w;
   }
   return oracle_.predict(in);
+}
+
+std::chrono::nanoseconds Runner::protocolTime(const Scenario& scenario) const {
+  std::optional<std::chrono::nanoseconds> latest;
+  try {
+    const DetectionWindow w = explain(scenario, scenario.families.front());
+    if (!w.never) latest = w.latest - kExplainedFault;
+  } catch (const Error&) {
+    // Settings the oracle refuses are reported by the run; wait as for none.
+  }
+  return deadpeer::protocolTime(scenario, latest);
 }
 
 DetectionWindow Runner::explainByReading(const Scenario& scenario, int family) const {

@@ -8,9 +8,11 @@
 //   3. warm up: wait `warmup` while watching for a premature detection;
 //   4. apply the fault schedule, each fault `at` after the warm-up;
 //   5. wait for the expectation (every connection of the expected peer
-//      detects, or the deadline passes), never longer than its deadline;
-//   6. judge the detections against the oracle's window (or an explicit
-//      one), the errno, the detector and the probes on the wire;
+//      detects, or the deadline passes), never longer than its deadline
+//      (judge/deadline.hpp);
+//   6. hand what it recorded (a TrialRecord) to the judge (judge/judge.hpp),
+//      which holds the detections against the oracle's window (or an
+//      explicit one), the errno, the detector and the probes on the wire;
 //   7. tear everything down (RAII, in reverse order).
 // Every wait is on an event (EventLog::waitFor, readiness, netlink acks)
 // with a deadline; the warm-up and the fault offsets are protocol time, also
@@ -65,6 +67,12 @@ class Runner {
   // The oracle's prediction for one variant without running it: what
   // `deadpeer explain` prints. Anchors are placed at t = 0.
   DetectionWindow explain(const Scenario& scenario, int family) const;
+
+  // How long one trial of `scenario` waits on the protocol: its warm-up,
+  // fault schedule and the wait after the fault (judge/deadline.hpp) for
+  // the oracle's prediction of its first family. ctest's labels and
+  // timeouts come from it.
+  std::chrono::nanoseconds protocolTime(const Scenario& scenario) const;
   // For an external peer, whose detector the file does not state: builds
   // the topology, starts the peers, warms up, reads the expected program's
   // sockets (pidfd_getfd) and predicts as if the first fault struck then,
