@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <thread>
 
 #include "deadpeer/error.hpp"
 
@@ -160,19 +162,20 @@ bool PidNamespace::kill(std::chrono::milliseconds deadline, std::string why) noe
   return true;
 }
 
-PidNamespace::ChildrenScope::ChildrenScope(const PidNamespace& ns)
-    : saved_(::open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC)) {
-  if (!saved_)
-    throw Error::fromErrno("open", "/proc/thread-self/ns/pid_for_children", ns.label(), errno);
-  // A pidfd names the namespace of its process: no /proc path to race.
-  if (::setns(ns.pidfd_.get(), CLONE_NEWPID) != 0)
-    throw Error::fromErrno("setns(CLONE_NEWPID)", "PID namespace", ns.label(), errno);
-}
-
-PidNamespace::ChildrenScope::~ChildrenScope() {
-  // Back to the namespace we came from, ours or an ancestor of the one we
-  // set: the kernel allows both.
-  ::setns(saved_.get(), CLONE_NEWPID);
+void PidNamespace::forChildren(const std::function<void()>& fn) const {
+  std::exception_ptr failed;
+  std::thread inside([&] {
+    try {
+      // A pidfd names the namespace of its process: no /proc path to race.
+      if (::setns(pidfd_.get(), CLONE_NEWPID) != 0)
+        throw Error::fromErrno("setns(CLONE_NEWPID)", "PID namespace", label_, errno);
+      fn();
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  inside.join();
+  if (failed) std::rethrow_exception(failed);
 }
 
 }  // namespace deadpeer

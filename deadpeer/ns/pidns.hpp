@@ -38,6 +38,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -68,14 +69,16 @@ class PidNamespace {
   // Inode of /proc/<init>/ns/pid: what every member's ns/pid link shows.
   ino_t inode() const noexcept { return inode_; }
 
-  // Runs `fn` with the calling thread's pid_for_children set to this
-  // namespace, so that the processes it forks are born inside; then sets it
-  // back. Throws Error if the namespace is gone (its init was killed).
-  template <class Fn>
-  decltype(auto) forChildren(Fn&& fn) const {
-    const ChildrenScope scope(*this);
-    return std::forward<Fn>(fn)();
-  }
+  // Runs `fn` on a thread of its own whose pid_for_children is this
+  // namespace, so that the processes `fn` forks are born inside, and waits
+  // for it; what `fn` throws is rethrown here. A thread of its own, because
+  // the kernel lets a rootless caller enter a child PID namespace but not
+  // go back to its own (pidns_install needs CAP_SYS_ADMIN over the owner of
+  // the target, which for the machine's namespace is the initial user
+  // namespace), and a thread whose pid_for_children is not its own PID
+  // namespace may not create threads (copy_process: EINVAL). Throws Error
+  // if the namespace is gone (its init was killed).
+  void forChildren(const std::function<void()>& fn) const;
 
   // Every process in the namespace except its init, as pids of the
   // harness's namespace, read from /proc (a snapshot: a member may fork or
@@ -98,17 +101,6 @@ class PidNamespace {
   std::optional<std::string> killedBecause() const;
 
  private:
-  class ChildrenScope {
-   public:
-    explicit ChildrenScope(const PidNamespace& ns);
-    ~ChildrenScope();
-    ChildrenScope(const ChildrenScope&) = delete;
-    ChildrenScope& operator=(const ChildrenScope&) = delete;
-
-   private:
-    UniqueFd saved_;
-  };
-
   std::string label_;
   pid_t init_ = -1;
   ino_t inode_ = 0;
