@@ -6,6 +6,7 @@
 //   2   bad usage or bad input: an unknown option, a missing or unreadable
 //       path, a scenario file that does not validate, an output path that
 //       cannot be written (checked before anything runs)
+//   3   an internal error (an exception nobody handled; cli/last_resort.hpp)
 //   4   every scenario was skipped (a missing kernel feature; ctest's
 //       SKIP_RETURN_CODE)
 //   130 interrupted (SIGINT; 143 for SIGTERM): the reports hold what finished
@@ -39,6 +40,7 @@
 #include <CLI/CLI.hpp>
 #include <re2/re2.h>
 
+#include "deadpeer/cli/last_resort.hpp"
 #include "deadpeer/cli/progress.hpp"
 #include "deadpeer/cli/serve.hpp"
 #include "deadpeer/cli/shard.hpp"
@@ -49,8 +51,10 @@
 #include "deadpeer/privilege.hpp"
 #include "deadpeer/report/report.hpp"
 #include "deadpeer/report/results_file.hpp"
+#include "deadpeer/scenario/files.hpp"
 #include "deadpeer/scenario/runner.hpp"
 #include "deadpeer/scenario/scenario.hpp"
+#include "deadpeer/text.hpp"
 #include "deadpeer/topology/reach.hpp"
 #include "deadpeer/topology/topology.hpp"
 
@@ -161,16 +165,23 @@ int faults() {
 // not validate): the diagnostics are printed already; exit 2.
 struct BadInput {};
 
+// The bad paths named on the command line (scenario/files.hpp): each is
+// printed, the command goes on with the others, then exits 2.
+std::vector<PathProblem> g_path_problems;
+
 std::vector<fs::path> scenarioPaths(const std::vector<std::string>& given) {
   std::vector<fs::path> paths(given.begin(), given.end());
   if (paths.empty()) paths.push_back("scenarios");
-  try {
-    return findScenarioFiles(paths);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "deadpeer: %s\n", e.what());
-    throw BadInput{};
+  ScenarioPaths found = expandScenarioPaths(paths);
+  for (auto& p : found.problems) {
+    std::fprintf(stderr, "deadpeer: %s\n", p.str().c_str());
+    g_path_problems.push_back(std::move(p));
   }
+  return std::move(found.files);
 }
+
+// A bad path on the command line is bad input, whatever else happened.
+int withPathProblems(int status) { return g_path_problems.empty() ? status : kExitUsage; }
 
 // Parses every file, printing each bad one's diagnostics; throws BadInput
 // if any was bad.
@@ -226,18 +237,20 @@ int validate(const std::vector<std::string>& given) {
   for (const auto& f : files) {
     try {
       parseScenarioFile(f);
-      std::printf("ok      %s\n", f.c_str());
+      std::printf("ok      %s\n", printable(f.string()).c_str());
     } catch (const ScenarioError& e) {
       ++bad;
-      std::printf("invalid %s\n", f.c_str());
+      std::printf("invalid %s\n", printable(f.string()).c_str());
       for (const auto& d : e.diagnostics()) std::fprintf(stderr, "%s\n", d.str().c_str());
     } catch (const Error& e) {
       ++bad;
-      std::printf("invalid %s\n", f.c_str());
-      std::fprintf(stderr, "deadpeer: %s\n", e.what());
+      std::printf("invalid %s\n", printable(f.string()).c_str());
+      std::fprintf(stderr, "deadpeer: %s\n", printable(e.what()).c_str());
     }
   }
-  std::printf("%zu file(s), %d invalid\n", files.size(), bad);
+  std::printf("%zu file(s), %d invalid", files.size(), bad);
+  if (!g_path_problems.empty()) std::printf(", %zu bad path(s)", g_path_problems.size());
+  std::printf("\n");
   return bad ? kExitUsage : kExitPass;
 }
 
@@ -249,7 +262,13 @@ std::string seconds(std::chrono::nanoseconds d) {
 
 constexpr std::chrono::seconds kLongScenario{30};
 
-std::string cmakeQuote(const std::string& s) { return "[==[" + s + "]==]"; }
+// A CMake bracket argument whose closing bracket does not occur in `s`,
+// whatever a file name holds.
+std::string cmakeQuote(const std::string& s) {
+  std::string level = "==";
+  while (s.find("]" + level + "]") != std::string::npos) level += "=";
+  return "[" + level + "[" + s + "]" + level + "]";
+}
 
 int list(const std::vector<std::string>& given, bool ctest, const NameFilter& filter) {
   const auto files = scenarioPaths(given);
@@ -257,6 +276,17 @@ int list(const std::vector<std::string>& given, bool ctest, const NameFilter& fi
   if (!ctest)
     std::printf("%-44s %-10s %-16s %-14s %-11s %6s %9s\n", "scenario", "folder", "detector",
                 "fault", "families", "repeat", "protocol");
+  if (ctest) {
+    // A bad path becomes a test too, which fails saying why.
+    for (const auto& p : g_path_problems) {
+      const std::string name = cmakeQuote("scenario:" + printable(p.path.string()));
+      std::printf("add_test(%s %s validate %s)\n", name.c_str(),
+                  cmakeQuote(fs::read_symlink("/proc/self/exe").string()).c_str(),
+                  cmakeQuote(fs::absolute(p.path).string()).c_str());
+      std::printf("set_tests_properties(%s PROPERTIES LABELS scenario)\n", name.c_str());
+    }
+    g_path_problems.clear();
+  }
   for (const auto& f : files) {
     std::optional<Scenario> sc;
     std::string problem;
@@ -290,7 +320,7 @@ int list(const std::vector<std::string>& given, bool ctest, const NameFilter& fi
       continue;
     }
     if (!sc) {
-      std::printf("%-44s invalid: %s\n", f.c_str(), problem.c_str());
+      std::printf("%-44s invalid: %s\n", printable(f.string()).c_str(), printable(problem).c_str());
       continue;
     }
     std::string families;
@@ -514,6 +544,7 @@ int run(RunArgs& a) {
     a.options.pcap_dir = a.pcap;
   }
   const std::vector<Scenario> all = parseAll(scenarioPaths(a.paths));
+  if (!g_path_problems.empty()) throw BadInput{};
   std::vector<const Scenario*> selected;
   for (const Scenario& sc : all)
     if (filter.selects(sc.name)) selected.push_back(&sc);
@@ -804,9 +835,7 @@ int dispatch(int argc, char** argv) {
   return kExitUsage;  // require_subcommand(1) leaves nothing else
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int commandMain(int argc, char** argv) {
   // Before anything opens a descriptor: a scenario's connections may need
   // more than the usual soft limit of 1024 (limits.hpp). serve inherits it
   // and raises its own too.
@@ -815,7 +844,7 @@ int main(int argc, char** argv) {
   // make a private one, and parses its own arguments.
   if (argc > 1 && std::string_view(argv[1]) == "serve") return serveMain(argc - 1, argv + 1);
   try {
-    return dispatch(argc, argv);
+    return withPathProblems(dispatch(argc, argv));
   } catch (const UsageError& u) {
     std::fprintf(stderr, "deadpeer: %s\n", u.message.c_str());
     return kExitUsage;
@@ -828,4 +857,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "deadpeer: %s\n", e.what());
     return kExitFail;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return deadpeer::runGuarded("deadpeer", [&] { return commandMain(argc, argv); });
 }

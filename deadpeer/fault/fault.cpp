@@ -26,10 +26,9 @@ const std::vector<FaultKindInfo> kKinds = {
     {FaultKind::kReboot, "reboot", "namespace destroyed and rebuilt",
      "crash and reboot: the host comes back with the same IP and MAC and no TCP state", true},
     {FaultKind::kLinkDown, "link-down", "link administratively down", "carrier loss", true},
-    {FaultKind::kProcessKill, "process-kill", "SIGKILL to the peer's whole process tree",
+    {FaultKind::kProcessKill, "process-kill", "SIGKILL",
      "the peer process dies; its kernel closes the socket with FIN or RST", false},
-    {FaultKind::kProcessFreeze, "process-freeze",
-     "SIGSTOP to every process of the peer's tree, SIGCONT on revert",
+    {FaultKind::kProcessFreeze, "process-freeze", "SIGSTOP, SIGCONT on revert",
      "the application hangs while its kernel keeps answering", true},
     {FaultKind::kFirewallForget, "firewall-forget",
      "nftables ct state on a router, conntrack timeout, tcp_loose 0",
@@ -104,7 +103,6 @@ std::string FaultSpec::str() const {
   if (!link.empty()) text += " link " + link;
   if (!target.empty()) text += " towards " + target;
   if (pid != 0) text += " pid " + std::to_string(pid);
-  if (!only.empty()) text += " only " + only;
   if (backend != Backend::kAuto) text += backend == Backend::kTc ? " (tc)" : " (nftables)";
   if (duration) text += ", for " + std::to_string(duration->count()) + " ms";
   return text;
@@ -115,10 +113,6 @@ void FaultSpec::validate() const {
   if (host.empty()) throw badSpec(*this, "host", "is required");
   if (process && pid <= 0) throw badSpec(*this, "pid", "must name a running process");
   if (!process && pid != 0) throw badSpec(*this, "pid", "only process faults take a pid");
-  if (!process && !only.empty()) throw badSpec(*this, "only", "only process faults take it");
-  // TASK_COMM_LEN is 16: a longer name can never match a command name.
-  if (only.size() > 15)
-    throw badSpec(*this, "only", "\"" + only + "\" is longer than a command name (15 characters)");
   const bool route =
       isOneOf(kind, {FaultKind::kBlackhole, FaultKind::kUnreachable, FaultKind::kProhibit});
   if (route && target.empty()) throw badSpec(*this, "target", "is required for a route fault");

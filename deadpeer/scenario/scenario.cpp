@@ -7,15 +7,18 @@
 
 #include "deadpeer/error.hpp"
 #include "deadpeer/scenario/parse/names.hpp"
+#include "deadpeer/text.hpp"
 
 namespace deadpeer {
 
+// Every part may echo the file's bytes or its name: a terminal must not act
+// on them.
 std::string Diagnostic::str() const {
-  std::string text = file.string();
+  std::string text = printable(file.string());
   if (mark.line > 0) text += ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column);
   text += ": ";
-  if (!field.empty()) text += field + ": ";
-  return text + message;
+  if (!field.empty()) text += printable(field) + ": ";
+  return text + printable(message);
 }
 
 namespace {
@@ -71,28 +74,6 @@ std::string Scenario::detectorLabel() const {
 
 std::string Scenario::faultLabel() const {
   return faults.empty() ? "none" : std::string(faultKindInfo(faults.front().spec.kind).name);
-}
-
-std::vector<std::filesystem::path> findScenarioFiles(
-    const std::vector<std::filesystem::path>& paths) {
-  namespace fs = std::filesystem;
-  std::vector<fs::path> files;
-  for (const auto& path : paths) {
-    std::error_code ec;
-    const auto status = fs::status(path, ec);
-    if (ec || !fs::exists(status))
-      throw Error("find scenarios", quoted("path", path.string()), "", ENOENT, "does not exist");
-    if (!fs::is_directory(status)) {
-      files.push_back(path);  // named on purpose, whatever its extension
-      continue;
-    }
-    for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
-      if (it->is_regular_file() && it->path().extension() == ".yaml") files.push_back(it->path());
-    if (ec) throw Error::fromErrno("list", quoted("directory", path.string()), "", ec.value());
-  }
-  std::sort(files.begin(), files.end());
-  files.erase(std::unique(files.begin(), files.end()), files.end());
-  return files;
 }
 
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {

@@ -181,14 +181,17 @@ struct Scenario {
   std::string faultLabel() const;
 };
 
-// Reads and validates; throws ScenarioError (every problem) or Error (the
-// file cannot be read).
+// Reads (readScenarioText: a regular file of at most 1 MiB) and validates;
+// throws ScenarioError with every problem, including a file that cannot be
+// read.
 Scenario parseScenarioFile(const std::filesystem::path& file);
 // `file` names the text in diagnostics and gives the name/folder.
 Scenario parseScenario(std::string_view yaml, const std::filesystem::path& file);
 
-// Every *.yaml under the given files and directories (recursively), sorted;
-// throws Error for a path that does not exist.
+// The scenario files under the given files and directories
+// (expandScenarioPaths in scenario/files.hpp: *.yaml and *.yml, recursively),
+// sorted; throws Error for the first bad path. Programs that must report
+// every bad path call expandScenarioPaths.
 std::vector<std::filesystem::path> findScenarioFiles(const std::vector<std::filesystem::path>& paths);
 
 // "250ms", "2s", "1.5s", "1m": the duration syntax of scenario files.

@@ -17,6 +17,8 @@
 #include <sstream>
 
 #include "deadpeer/error.hpp"
+#include "deadpeer/scenario/files.hpp"
+#include "deadpeer/scenario/parse/bounded_yaml.hpp"
 #include "deadpeer/scenario/parse/draft.hpp"
 #include "deadpeer/scenario/parse/reader.hpp"
 #include "deadpeer/scenario/parse/references.hpp"
@@ -34,20 +36,14 @@ Scenario parseScenario(std::string_view yaml, const std::filesystem::path& file)
   d.scenario.name = d.scenario.folder.empty() ? file.stem().string()
                                               : d.scenario.folder + "/" + file.stem().string();
   checkTabs(r, yaml);
-  YAML::Node root;
-  try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (!documents.empty()) root = documents.front();
-    // A second document would be silently ignored by a reader of the first.
-    if (documents.size() > 1)
-      r.error(markOf(documents[1].Mark()), "",
-              "a scenario file holds one YAML document; this is document 2 of " +
-                  std::to_string(documents.size()));
-  } catch (const YAML::ParserException& e) {
+  const std::size_t before = r.count();
+  std::optional<YAML::Node> document = loadBoundedDocument(r, yaml);
+  if (!document) {
     // With tabs in the indentation the parser's complaint follows from them.
-    if (r.count() == 0) r.error(markOf(e.mark), "", "YAML syntax: " + e.msg);
+    if (before > 0) r.diagnostics().resize(before);
     throw ScenarioError(std::move(r.diagnostics()));
   }
+  const YAML::Node root = *document;
   d.mark = root.IsMap() ? markOf(root.Mark()) : SourceMark{1, 1};
   if (!root.IsMap()) {
     r.error(d.mark, "",
@@ -78,14 +74,7 @@ Scenario parseScenario(std::string_view yaml, const std::filesystem::path& file)
 }
 
 Scenario parseScenarioFile(const std::filesystem::path& file) {
-  if (std::filesystem::is_directory(file))
-    throw Error("read", quoted("scenario", file.string()), "", EISDIR, "is a directory");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error::fromErrno("open", quoted("scenario", file.string()), "", errno);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error::fromErrno("read", quoted("scenario", file.string()), "", errno);
-  return parseScenario(text.str(), file);
+  return parseScenario(readScenarioText(file), file);
 }
 
 const std::map<std::string, std::vector<std::string>>& scenarioKeys() {

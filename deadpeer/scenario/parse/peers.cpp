@@ -1,6 +1,6 @@
 #include "deadpeer/scenario/parse/rules.hpp"
 
-#include <regex>
+#include <re2/re2.h>
 
 #include "deadpeer/scenario/parse/names.hpp"
 
@@ -268,8 +268,8 @@ const std::vector<Rule<PeerDraft>>& peerRules() {
          const auto name = r.text(e);
          if (!name) return;
          // Names go into file names and {port:PEER} placeholders.
-         static const std::regex kName("[A-Za-z0-9_-]+");
-         if (!std::regex_match(*name, kName))
+         static const re2::RE2 kName("[A-Za-z0-9_-]+");
+         if (!re2::RE2::FullMatch(*name, kName))
            r.error(e, "must be letters, digits, - and _, got \"" + *name + "\"");
          else
            p.peer.name = *name;

@@ -1,9 +1,10 @@
 #include "deadpeer/scenario/parse/reader.hpp"
 
+#include <re2/re2.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <limits>
-#include <regex>
 
 namespace deadpeer::parse {
 
@@ -68,17 +69,20 @@ std::string suggestion(std::string_view word, std::vector<std::string_view> know
 Plain plainType(const YAML::Node& node) {
   if (node.IsNull()) return Plain::kNull;
   if (node.Tag() != "?") return Plain::kString;
-  static const std::regex kNull("~|null|Null|NULL|");
-  static const std::regex kBool("true|True|TRUE|false|False|FALSE");
-  static const std::regex kInt("[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+");
-  static const std::regex kFloat(
+  // RE2: linear time and no recursion, whatever the length of the scalar
+  // (std::regex recursed once per character and overflowed the stack on a
+  // 26,000-digit number).
+  static const re2::RE2 kNull("~|null|Null|NULL|");
+  static const re2::RE2 kBool("true|True|TRUE|false|False|FALSE");
+  static const re2::RE2 kInt("[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+");
+  static const re2::RE2 kFloat(
       "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|"
       "NAN)");
   const std::string& text = node.Scalar();
-  if (std::regex_match(text, kNull)) return Plain::kNull;
-  if (std::regex_match(text, kBool)) return Plain::kBool;
-  if (std::regex_match(text, kInt)) return Plain::kInt;
-  if (std::regex_match(text, kFloat)) return Plain::kFloat;
+  if (re2::RE2::FullMatch(text, kNull)) return Plain::kNull;
+  if (re2::RE2::FullMatch(text, kBool)) return Plain::kBool;
+  if (re2::RE2::FullMatch(text, kInt)) return Plain::kInt;
+  if (re2::RE2::FullMatch(text, kFloat)) return Plain::kFloat;
   return Plain::kString;
 }
 
