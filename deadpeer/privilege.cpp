@@ -21,19 +21,14 @@ void writeProcFile(const char* path, const std::string& text) {
     throw Error::fromErrno("write", std::string(path) + " = " + text, "user namespace", errno);
 }
 
-}  // namespace
-
-int processThreadCount() {
-  DIR* dir = ::opendir("/proc/self/task");
-  if (dir == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = ::readdir(dir))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(dir);
-  return n;
+// Written only by enterPrivateNamespaces(), which runs before any thread
+// starts; read afterwards by any thread.
+PrivilegeStep& recordedStep() {
+  static PrivilegeStep step;
+  return step;
 }
 
-Privilege enterPrivateNamespaces() {
+Privilege enter() {
   if (::geteuid() == 0) return {PrivilegeMode::kRoot, "root"};
 
   // CLONE_NEWUSER is refused to a multithreaded process; say so plainly
@@ -52,5 +47,32 @@ Privilege enterPrivateNamespaces() {
   return {PrivilegeMode::kUserNamespace,
           "user namespace (uid " + std::to_string(uid) + " mapped to root)"};
 }
+
+}  // namespace
+
+int processThreadCount() {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (dirent* e = ::readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(dir);
+  return n;
+}
+
+Privilege enterPrivateNamespaces() {
+  PrivilegeStep& step = recordedStep();
+  step.attempted = true;
+  try {
+    step.privilege = enter();
+    step.error.clear();
+    return *step.privilege;
+  } catch (const Error& e) {
+    step.error = e.what();
+    throw;
+  }
+}
+
+PrivilegeStep privilegeStep() { return recordedStep(); }
 
 }  // namespace deadpeer

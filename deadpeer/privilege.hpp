@@ -9,6 +9,7 @@
 // Threading: must be called while the process has exactly one thread.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace deadpeer {
@@ -22,8 +23,21 @@ struct Privilege {
 };
 
 // Throws deadpeer::Error when the user namespace cannot be entered (for
-// example when the kernel forbids unprivileged user namespaces).
+// example when the kernel forbids unprivileged user namespaces). Every call
+// is recorded for privilegeStep().
 Privilege enterPrivateNamespaces();
+
+// What this process's call to enterPrivateNamespaces() did: nothing yet
+// (`attempted` false), entered (`privilege` set), or failed (`error` holds
+// why). GoogleTest fixtures read it to tell a missing privilege step (a
+// mistake in how the test program was linked: they fail and name the fix)
+// from a kernel that refuses user namespaces (they skip with the reason).
+struct PrivilegeStep {
+  bool attempted = false;
+  std::optional<Privilege> privilege;
+  std::string error;
+};
+PrivilegeStep privilegeStep();
 
 // How many threads this process has (/proc/self/task), -1 when unknown;
 // namespace calls that require a single-threaded process check it first.

@@ -57,11 +57,8 @@
 #include "deadpeer/text.hpp"
 #include "deadpeer/topology/reach.hpp"
 #include "deadpeer/topology/topology.hpp"
-
-#if __has_include("deadpeer/version.hpp")
 #include "deadpeer/version.hpp"
-#define DEADPEER_HAS_VERSION 1
-#endif
+
 
 namespace {
 
@@ -77,13 +74,9 @@ constexpr int kExitSkipped = 4;
 // 128 + the signal's number, as shells report a death by signal.
 constexpr int kExitSignalBase = 128;
 
-std::string versionText() {
-#ifdef DEADPEER_HAS_VERSION
-  return "deadpeer " + deadpeer::versionText();
-#else
-  return "deadpeer (version not recorded in this build)";
-#endif
-}
+// "deadpeer 0.1.0 (git 3f2a9c1d07e4)": the project version, and the
+// revision of a build from a checkout.
+std::string versionText() { return "deadpeer " + deadpeer::versionText(); }
 
 double msSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();

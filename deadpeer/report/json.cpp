@@ -6,6 +6,7 @@
 
 #include "deadpeer/report/report.hpp"
 #include "deadpeer/report/text.hpp"
+#include "deadpeer/version.hpp"
 
 namespace deadpeer {
 namespace {
@@ -149,7 +150,11 @@ nlohmann::json resultsJson(const std::vector<ScenarioResult>& results) {
   for (const ScenarioResult& result : results) list.push_back(resultJson(result));
   const report::Counts counts = report::count(results);
   return {
-      {"deadpeer", {{"version", 1}, {"time_unit", "s"}}},
+      {"deadpeer",
+       {{"version", 1},
+        {"time_unit", "s"},
+        {"program_version", std::string(kVersion)},
+        {"git_revision", std::string(gitRevision())}}},
       {"results", std::move(list)},
       {"summary",
        {{"total", counts.total},
