@@ -97,6 +97,9 @@ void Progress::phase(int job, const std::string& line) {
   const auto trial = [](const std::string& s) { return s.substr(0, s.find(':')); };
   if (j.line.empty() || trial(line) != trial(j.line)) j.since = Clock::now();
   j.line = line;
+  // A new phase shows at once, not at the next tick.
+  drawLocked();
+  if (style_.live) std::fflush(out_);
 }
 
 void Progress::finished(int job, const std::vector<ScenarioResult>& results) {
