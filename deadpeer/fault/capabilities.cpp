@@ -1,5 +1,6 @@
 #include "deadpeer/fault/capabilities.hpp"
 
+#include "deadpeer/fault/kinds.hpp"
 #include "deadpeer/net/qdisc.hpp"
 #include "deadpeer/nft/feature.hpp"
 
@@ -30,7 +31,7 @@ struct NftNeed {
 };
 
 constexpr NftNeed kNftNeeds[] = {
-    {"inet", "drop (nft), loss, reset, firewall-forget"},
+    {"inet", "drop (nft), loss, reset, firewall-forget, syn-drop"},
     {"netdev", "host-crash (nft)"},
     {"bridge", "switch-level faults"},
     {"reject tcp reset", "reset"},
@@ -64,40 +65,46 @@ std::vector<KernelFeature> probeKernelFeatures() {
 }
 
 std::string unsupportedReason(const FaultSpec& spec) {
-  std::vector<std::string> reasons;
-  switch (spec.kind) {
-    case FaultKind::kHostCrash:
-      reasons.push_back(usesTc(spec) ? tcReason(TcFamily::kQdisc, "pfifo") : nftReason("netdev"));
-      break;
-    case FaultKind::kDrop:
-      if (usesTc(spec)) {
-        reasons.push_back(tcReason(TcFamily::kQdisc, "htb"));
-        reasons.push_back(tcReason(TcFamily::kQdisc, "pfifo"));
-        reasons.push_back(tcReason(TcFamily::kClassifier, "u32"));
-      } else {
-        reasons.push_back(nftReason("inet"));
-      }
-      break;
-    case FaultKind::kLoss:
-      reasons.push_back(nftReason("inet"));
-      reasons.push_back(nftReason("numgen"));
-      break;
-    case FaultKind::kReset:
-      reasons.push_back(nftReason("reject tcp reset"));
-      break;
-    case FaultKind::kFirewallForget:
-      reasons.push_back(nftReason("ct state"));
-      reasons.push_back(nftReason("conntrack"));
-      break;
-    case FaultKind::kDelay:
-      reasons.push_back(tcReason(TcFamily::kQdisc, "netem"));
-      break;
-    default:
-      break;
-  }
+  return faultKindInfo(spec.kind).unsupported(spec);
+}
+
+namespace fault_kinds {
+namespace {
+
+// The first missing feature of several.
+std::string firstOf(std::initializer_list<std::string> reasons) {
   for (const auto& r : reasons)
     if (!r.empty()) return r;
   return {};
 }
 
+}  // namespace
+
+std::string noFeature(const FaultSpec&) { return {}; }
+
+std::string hostCrashFeatures(const FaultSpec& spec) {
+  return usesTc(spec) ? tcReason(TcFamily::kQdisc, "pfifo") : nftReason("netdev");
+}
+
+std::string dropFeatures(const FaultSpec& spec) {
+  if (!usesTc(spec)) return nftReason("inet");
+  return firstOf({tcReason(TcFamily::kQdisc, "htb"), tcReason(TcFamily::kQdisc, "pfifo"),
+                  tcReason(TcFamily::kClassifier, "u32")});
+}
+
+std::string lossFeatures(const FaultSpec&) {
+  return firstOf({nftReason("inet"), nftReason("numgen")});
+}
+
+std::string resetFeatures(const FaultSpec&) { return nftReason("reject tcp reset"); }
+
+std::string firewallForgetFeatures(const FaultSpec&) {
+  return firstOf({nftReason("ct state"), nftReason("conntrack")});
+}
+
+std::string delayFeatures(const FaultSpec&) { return tcReason(TcFamily::kQdisc, "netem"); }
+
+std::string synDropFeatures(const FaultSpec&) { return nftReason("inet"); }
+
+}  // namespace fault_kinds
 }  // namespace deadpeer

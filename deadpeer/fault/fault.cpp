@@ -9,38 +9,8 @@
 namespace deadpeer {
 namespace {
 
-const std::vector<FaultKindInfo> kKinds = {
-    {FaultKind::kHostCrash, "host-crash", "tc pfifo limit 0, or nftables netdev drop",
-     "power loss or kernel panic: everything to and from the host vanishes, no FIN, no RST", true},
-    {FaultKind::kDrop, "drop", "tc htb + u32 into a pfifo limit 0 class, or nftables",
-     "a silent drop of one direction or both, for a host or one flow", true},
-    {FaultKind::kLoss, "loss", "nftables numgen random", "random packet loss of N percent", true},
-    {FaultKind::kBlackhole, "blackhole", "route type blackhole on a router",
-     "a path that silently eats packets", true},
-    {FaultKind::kUnreachable, "unreachable", "route type unreachable on a router",
-     "a router answering ICMP host unreachable", true},
-    {FaultKind::kProhibit, "prohibit", "route type prohibit on a router",
-     "a router answering ICMP administratively prohibited", true},
-    {FaultKind::kReset, "reset", "nftables reject with tcp reset",
-     "a stateless RST responder in the path or at the host", true},
-    {FaultKind::kReboot, "reboot", "namespace destroyed and rebuilt",
-     "crash and reboot: the host comes back with the same IP and MAC and no TCP state", true},
-    {FaultKind::kLinkDown, "link-down", "link administratively down", "carrier loss", true},
-    {FaultKind::kProcessKill, "process-kill", "SIGKILL",
-     "the peer process dies; its kernel closes the socket with FIN or RST", false},
-    {FaultKind::kProcessFreeze, "process-freeze", "SIGSTOP, SIGCONT on revert",
-     "the application hangs while its kernel keeps answering", true},
-    {FaultKind::kFirewallForget, "firewall-forget",
-     "nftables ct state on a router, conntrack timeout, tcp_loose 0",
-     "a stateful firewall or NAT that forgets idle flows", true},
-    {FaultKind::kDelay, "delay", "tc netem", "added latency and jitter", true},
-};
-
-Error badSpec(const FaultSpec& spec, std::string_view field, std::string why) {
-  return Error(
-      "validate",
-      "fault " + std::string(faultKindInfo(spec.kind).name) + " field " + std::string(field), "",
-      EINVAL, std::move(why));
+FaultFieldError badSpec(const FaultSpec& spec, std::string_view field, std::string why) {
+  return FaultFieldError(spec, field, std::move(why));
 }
 
 std::string_view directionName(Direction d) {
@@ -63,23 +33,12 @@ bool isOneOf(FaultKind kind, std::initializer_list<FaultKind> kinds) {
 
 }  // namespace
 
-const std::vector<FaultKindInfo>& faultKinds() { return kKinds; }
-
-const FaultKindInfo& faultKindInfo(FaultKind kind) {
-  for (const auto& row : kKinds)
-    if (row.kind == kind) return row;
-  return kKinds.front();
-}
-
-FaultKind faultKindNamed(std::string_view name) {
-  std::string known;
-  for (const auto& row : kKinds) {
-    if (row.name == name) return row.kind;
-    known += (known.empty() ? "" : ", ") + std::string(row.name);
-  }
-  throw Error("validate", quoted("fault kind", name), "", EINVAL,
-              "unknown; expected one of " + known);
-}
+FaultFieldError::FaultFieldError(const FaultSpec& spec, std::string_view field,
+                                 std::string reason)
+    : Error("validate",
+            "fault " + std::string(faultKindInfo(spec.kind).name) + " field " + std::string(field),
+            "", EINVAL, std::move(reason)),
+      field_(field) {}
 
 std::string Flow::str() const {
   std::string text = protocol == 6    ? "tcp"
@@ -109,49 +68,51 @@ std::string FaultSpec::str() const {
 }
 
 void FaultSpec::validate() const {
-  const bool process = isOneOf(kind, {FaultKind::kProcessKill, FaultKind::kProcessFreeze});
+  const FaultKindInfo& info = faultKindInfo(kind);
+  const bool process = info.takes(FaultKey::kProcess);
   if (host.empty()) throw badSpec(*this, "host", "is required");
   if (process && pid <= 0) throw badSpec(*this, "pid", "must name a running process");
   if (!process && pid != 0) throw badSpec(*this, "pid", "only process faults take a pid");
-  const bool route =
-      isOneOf(kind, {FaultKind::kBlackhole, FaultKind::kUnreachable, FaultKind::kProhibit});
-  if (route && target.empty()) throw badSpec(*this, "target", "is required for a route fault");
-  if (!route && !target.empty()) throw badSpec(*this, "target", "only route faults take a target");
-  if (kind == FaultKind::kLinkDown && link.empty()) throw badSpec(*this, "link", "is required");
-  if (flow && !isOneOf(kind, {FaultKind::kDrop, FaultKind::kLoss, FaultKind::kReset}))
-    throw badSpec(*this, "flow", "only drop, loss and reset act on one flow");
+  if (info.needs(FaultKey::kTarget) && target.empty())
+    throw badSpec(*this, "target", "is required for a route fault");
+  if (!info.takes(FaultKey::kTarget) && !target.empty())
+    throw badSpec(*this, "target", "only route faults take a target");
+  if (info.needs(FaultKey::kLink) && link.empty()) throw badSpec(*this, "link", "is required");
+  if (flow && !info.takes(FaultKey::kFlow))
+    throw badSpec(*this, "flow", "only " + kindsTaking(FaultKey::kFlow) + " act on one flow");
   if (flow && flow->protocol != 6 && flow->protocol != 17 &&
       (flow->source_port || flow->destination_port))
     throw badSpec(*this, "flow", "ports need protocol tcp or udp");
   if (flow && flow->source && flow->destination &&
       flow->source->family != flow->destination->family)
     throw badSpec(*this, "flow", "source and destination are of different families");
-  if (kind == FaultKind::kLoss && !(loss_percent > 0 && loss_percent <= 100))
+  if (info.needs(FaultKey::kLossPercent) && !(loss_percent > 0 && loss_percent <= 100))
     throw badSpec(*this, "loss_percent",
                   "must be in (0, 100], got " + std::to_string(loss_percent));
-  if (kind != FaultKind::kLoss && loss_percent != 0)
+  if (!info.takes(FaultKey::kLossPercent) && loss_percent != 0)
     throw badSpec(*this, "loss_percent", "only loss takes a percentage");
-  if (direction != Direction::kBoth && !isOneOf(kind, {FaultKind::kDrop, FaultKind::kLoss}))
-    throw badSpec(*this, "direction", "only drop and loss take a direction");
+  if (direction != Direction::kBoth && !info.takes(FaultKey::kDirection))
+    throw badSpec(*this, "direction",
+                  "only " + kindsTaking(FaultKey::kDirection) + " take a direction");
+  // tc places host-crash and drop only; loss is nftables' numgen.
   if (backend == Backend::kTc && !isOneOf(kind, {FaultKind::kHostCrash, FaultKind::kDrop}))
     throw badSpec(*this, "backend", "only host-crash and drop have a tc backend");
-  if (backend == Backend::kNft &&
-      !isOneOf(kind, {FaultKind::kHostCrash, FaultKind::kDrop, FaultKind::kLoss}))
-    throw badSpec(*this, "backend", "only host-crash, drop and loss choose a backend");
-  if (kind == FaultKind::kDelay && (delay.count() <= 0 || jitter.count() < 0))
+  if (backend == Backend::kNft && !info.takes(FaultKey::kBackend))
+    throw badSpec(*this, "backend",
+                  "only " + kindsTaking(FaultKey::kBackend) + " choose a backend");
+  if (info.needs(FaultKey::kDelay) && (delay.count() <= 0 || jitter.count() < 0))
     throw badSpec(*this, "delay", "delay must be > 0 ms and jitter >= 0 ms");
-  if (kind == FaultKind::kFirewallForget && conntrack_timeout.count() < 1000)
+  if (info.needs(FaultKey::kConntrackTimeout) && conntrack_timeout.count() < 1000)
     throw badSpec(*this, "conntrack_timeout",
                   "must be at least 1000 ms (conntrack counts whole seconds)");
-  if (kind == FaultKind::kFirewallForget && conntrack_timeout.count() % 1000 != 0)
+  if (info.needs(FaultKey::kConntrackTimeout) && conntrack_timeout.count() % 1000 != 0)
     throw badSpec(*this, "conntrack_timeout", "conntrack counts whole seconds");
   if (duration && duration->count() <= 0)
     throw badSpec(*this, "duration",
                   "must be positive, got " + std::to_string(duration->count()) + " ms");
-  if (duration && !faultKindInfo(kind).revertible)
+  if (duration && !info.revertible)
     throw badSpec(*this, "duration",
-                  "a " + std::string(faultKindInfo(kind).name) +
-                      " cannot be undone, so it cannot be transient");
+                  "a " + std::string(info.name) + " cannot be undone, so it cannot be transient");
 }
 
 Fault::~Fault() {

@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "deadpeer/error.hpp"
 #include "deadpeer/net/address.hpp"
 #include "deadpeer/topology/topology.hpp"
 
@@ -53,21 +54,72 @@ enum class FaultKind {
   kProcessFreeze,
   kFirewallForget,
   kDelay,
+  kSynDrop,
 };
 
-// One row of the table of kinds.
+// What comes back from the peer's side once the fault is in place: how a
+// detector sees it, and so which of the oracle's rules applies.
+enum class FaultSignal {
+  kSilence,  // nothing comes back (crash, drop, blackhole, link down, a forgotten flow)
+  kIcmp,     // a router answers with an ICMP error
+  kReset,    // the peer, or a firewall at it, answers with RST
+  kFin,      // the peer's kernel closes the connection: FIN at once
+  kAlive,    // the peer's kernel still answers an established connection
+};
+
+// The keys of a fault in a scenario file beyond kind, host, at and
+// duration; a bit each.
+enum class FaultKey : std::uint32_t {
+  kTarget = 1u << 0,            // route kinds: the host the router stops reaching
+  kLink = 1u << 1,              // one link of the host
+  kFlow = 1u << 2,              // one flow
+  kDirection = 1u << 3,         // egress, ingress or both
+  kBackend = 1u << 4,           // tc or nftables
+  kLossPercent = 1u << 5,       // loss_percent
+  kProcess = 1u << 6,           // the peer whose process it hits
+  kConntrackTimeout = 1u << 7,  // conntrack_timeout
+  kDelay = 1u << 8,             // delay
+  kJitter = 1u << 9,            // jitter
+};
+using FaultKeys = std::uint32_t;
+constexpr FaultKeys operator|(FaultKey a, FaultKey b) {
+  return static_cast<FaultKeys>(a) | static_cast<FaultKeys>(b);
+}
+constexpr FaultKeys operator|(FaultKeys a, FaultKey b) { return a | static_cast<FaultKeys>(b); }
+
+class Fault;
+struct FaultSpec;
+
+// One row of the table of kinds: everything the harness knows about a kind
+// is here, so adding one is a factory and a row (docs/DESIGN.md).
 struct FaultKindInfo {
   FaultKind kind;
   std::string_view name;    // as written in scenario files: "host-crash"
   std::string_view layer;   // "tc or nftables", "route", ...
   std::string_view models;  // the production failure it stands for
   bool revertible;          // false: revert() cannot undo it (a killed process)
+  FaultSignal signal;       // how a detector sees it: what the oracle needs
+  FaultKeys keys = 0;       // the keys it takes ...
+  FaultKeys required = 0;   // ... and of them, those it needs
+  // Builds the fault; called by makeFault() after validate() and once
+  // `unsupported` found nothing missing.
+  std::unique_ptr<Fault> (*make)(Topology& topology, const FaultSpec& spec) = nullptr;
+  // The kernel features it needs: "" when this kernel has them, else
+  // "unsupported: <feature> not available in this kernel" (probed, cached).
+  std::string (*unsupported)(const FaultSpec& spec) = nullptr;
+
+  bool takes(FaultKey key) const noexcept { return (keys & static_cast<FaultKeys>(key)) != 0; }
+  bool needs(FaultKey key) const noexcept {
+    return (required & static_cast<FaultKeys>(key)) != 0;
+  }
 };
 
 const std::vector<FaultKindInfo>& faultKinds();
 const FaultKindInfo& faultKindInfo(FaultKind kind);
 // Throws Error (EINVAL) naming the known kinds.
 FaultKind faultKindNamed(std::string_view name);
+// "link-down, drop and loss": the kinds that take `key`.
+std::string kindsTaking(FaultKey key);
 
 // Which packets a fault acts on, seen from its host.
 enum class Direction { kBoth, kEgress, kIngress };
@@ -107,8 +159,20 @@ struct FaultSpec {
   std::optional<std::chrono::milliseconds> duration;
 
   std::string str() const;  // "drop egress of host h1 (tc), for 2000 ms"
-  // Throws Error (EINVAL) naming the first bad field.
+  // Throws FaultFieldError naming the first bad field.
   void validate() const;
+};
+
+// A bad field of a FaultSpec, as a field name and a reason, so that a
+// scenario's diagnostic can point at the key without parsing text back.
+class FaultFieldError : public Error {
+ public:
+  FaultFieldError(const FaultSpec& spec, std::string_view field, std::string reason);
+  // The scenario key: "loss_percent", "target", ...; "pid" has none.
+  const std::string& field() const noexcept { return field_; }
+
+ private:
+  std::string field_;
 };
 
 class Fault {

@@ -1,5 +1,6 @@
 // The kinds made of nftables rules: drop, loss, reset, firewall-forget, and
-// host-crash's nftables backend.
+// host-crash's nftables backend; nftRules() for kinds of their own files
+// (syn_drop_fault.cpp).
 //
 // Each fault owns one table in the namespace it acts in, made by apply()
 // with its chains and rules and deleted whole by revert(), so nothing
@@ -53,17 +54,10 @@ std::string flowMatch(const std::optional<Flow>& flow, bool towards_host) {
   return m;
 }
 
-// What a fault adds to its table: chains, each with its rules.
-struct Chain {
-  std::string name;
-  std::string hook;  // "type filter hook input priority -300; policy accept;"
-  std::vector<std::string> rules;
-};
-
 class NftFault final : public Fault {
  public:
-  NftFault(const FaultSpec& spec, const Netns& ns, std::string family, std::vector<Chain> chains,
-           std::vector<std::pair<std::string, std::string>> sysctls = {})
+  NftFault(const FaultSpec& spec, const Netns& ns, std::string family, std::vector<NftChain> chains,
+           std::vector<std::pair<std::string, std::string>> sysctls)
       : Fault(spec),
         ns_(ns),
         family_(std::move(family)),
@@ -108,7 +102,7 @@ class NftFault final : public Fault {
   std::string family_;
   std::string name_;
   std::optional<NftTable> table_;
-  std::vector<Chain> chains_;
+  std::vector<NftChain> chains_;
   std::vector<std::pair<std::string, std::string>> sysctls_;
   std::vector<std::pair<std::string, std::string>> saved_;
 };
@@ -121,9 +115,9 @@ std::string lossVerdict(const FaultSpec& spec) {
   return "numgen random mod 10000 < " + std::to_string(k) + " drop";
 }
 
-std::vector<Chain> dropChains(const FaultSpec& spec) {
+std::vector<NftChain> dropChains(const FaultSpec& spec) {
   constexpr const char* kEarly = "priority -300; policy accept;";
-  std::vector<Chain> chains;
+  std::vector<NftChain> chains;
   const std::string verdict = lossVerdict(spec);
   if (spec.direction != Direction::kIngress)
     chains.push_back({"egress",
@@ -137,8 +131,8 @@ std::vector<Chain> dropChains(const FaultSpec& spec) {
 }
 
 // Every frame of every link of the host, both ways, ARP and all.
-std::vector<Chain> crashChains(const Topology& topology, const FaultSpec& spec) {
-  std::vector<Chain> chains;
+std::vector<NftChain> crashChains(const Topology& topology, const FaultSpec& spec) {
+  std::vector<NftChain> chains;
   for (const auto& end : topology.linksOf(spec.host)) {
     const std::string device = "device \"" + end.link + "\" priority -500; policy drop;";
     chains.push_back({"in_" + end.link, "type filter hook ingress " + device, {}});
@@ -149,42 +143,46 @@ std::vector<Chain> crashChains(const Topology& topology, const FaultSpec& spec) 
 
 }  // namespace
 
-std::unique_ptr<Fault> nftables(Topology& topology, const FaultSpec& spec) {
-  const Netns& ns = topology.host(spec.host).netns();
-  switch (spec.kind) {
-    case FaultKind::kHostCrash:
-      return std::make_unique<NftFault>(spec, ns, "netdev", crashChains(topology, spec));
-    case FaultKind::kDrop:
-    case FaultKind::kLoss:
-      return std::make_unique<NftFault>(spec, ns, "inet", dropChains(spec));
-    case FaultKind::kReset: {
-      const std::string rule = flowMatch(spec.flow, true) + (spec.flow ? "" : "meta l4proto tcp ") +
-                               "reject with tcp reset";
-      return std::make_unique<NftFault>(
-          spec, ns, "inet",
-          std::vector<Chain>{
-              {"ingress", "type filter hook input priority -300; policy accept;", {rule}}});
-    }
-    case FaultKind::kFirewallForget: {
-      // New flows must open with a SYN; anything else not already tracked
-      // (a flow the firewall forgot) is dropped, silently.
-      std::vector<Chain> chains{{"forward",
-                                 "type filter hook forward priority 0; policy accept;",
-                                 {"ct state established,related accept",
-                                  "meta l4proto tcp ct state new tcp flags & (fin|syn|rst|ack) == "
-                                  "syn accept",
-                                  "meta l4proto tcp drop"}}};
-      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(spec.conntrack_timeout);
-      return std::make_unique<NftFault>(spec, ns, "inet", std::move(chains),
-                                        std::vector<std::pair<std::string, std::string>>{
-                                            {"net.netfilter.nf_conntrack_tcp_loose", "0"},
-                                            {"net.netfilter.nf_conntrack_tcp_timeout_established",
-                                             std::to_string(seconds.count())}});
-    }
-    default:
-      break;
-  }
-  throw Error("make fault", spec.str(), "", EINVAL, "not an nftables fault");
+std::unique_ptr<Fault> nftRules(const FaultSpec& spec, const Netns& ns, std::string family,
+                                std::vector<NftChain> chains,
+                                std::vector<std::pair<std::string, std::string>> sysctls) {
+  return std::make_unique<NftFault>(spec, ns, std::move(family), std::move(chains),
+                                    std::move(sysctls));
+}
+
+std::unique_ptr<Fault> nftHostCrash(Topology& topology, const FaultSpec& spec) {
+  return nftRules(spec, topology.host(spec.host).netns(), "netdev", crashChains(topology, spec));
+}
+
+std::unique_ptr<Fault> nftDrop(Topology& topology, const FaultSpec& spec) {
+  return nftRules(spec, topology.host(spec.host).netns(), "inet", dropChains(spec));
+}
+
+std::unique_ptr<Fault> loss(Topology& topology, const FaultSpec& spec) {
+  return nftRules(spec, topology.host(spec.host).netns(), "inet", dropChains(spec));
+}
+
+std::unique_ptr<Fault> reset(Topology& topology, const FaultSpec& spec) {
+  const std::string rule = flowMatch(spec.flow, true) + (spec.flow ? "" : "meta l4proto tcp ") +
+                           "reject with tcp reset";
+  return nftRules(spec, topology.host(spec.host).netns(), "inet",
+                  {{"ingress", "type filter hook input priority -300; policy accept;", {rule}}});
+}
+
+std::unique_ptr<Fault> firewallForget(Topology& topology, const FaultSpec& spec) {
+  // New flows must open with a SYN; anything else not already tracked (a
+  // flow the firewall forgot) is dropped, silently.
+  std::vector<NftChain> chains{{"forward",
+                                "type filter hook forward priority 0; policy accept;",
+                                {"ct state established,related accept",
+                                 "meta l4proto tcp ct state new tcp flags & (fin|syn|rst|ack) == "
+                                 "syn accept",
+                                 "meta l4proto tcp drop"}}};
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(spec.conntrack_timeout);
+  return nftRules(spec, topology.host(spec.host).netns(), "inet", std::move(chains),
+                  {{"net.netfilter.nf_conntrack_tcp_loose", "0"},
+                   {"net.netfilter.nf_conntrack_tcp_timeout_established",
+                    std::to_string(seconds.count())}});
 }
 
 }  // namespace deadpeer::fault_kinds

@@ -142,9 +142,12 @@ std::string_view markKind(PacketClass cls) {
       return "fin";
     case PacketClass::kIcmp:
       return "icmp";
-    default:
-      return "";
+    case PacketClass::kSyn:
+    case PacketClass::kAck:
+    case PacketClass::kOther:
+      return "";  // not drawn
   }
+  return "";
 }
 
 void drawTimeline(const TrialRecord& record, TrialResult& r) {

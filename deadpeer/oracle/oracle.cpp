@@ -172,41 +172,16 @@ void never(DetectionWindow& w, std::string reason) {
   w.reasoning.push_back("never detected: " + std::move(reason));
 }
 
-// How the fault looks from the detector's host.
-enum class Silence {
-  kSilent,  // nothing comes back: probes and data vanish
-  kIcmp,    // a router answers with ICMP errors
-  kReset,   // the peer's kernel answers with RST
-  kFin,     // the peer's kernel closes: FIN at once
-  kAlive,   // the peer's kernel still answers (frozen process, proxy, live peer)
-};
+// How the fault looks from the detector's host: the table of kinds says it
+// (FaultKindInfo::signal); a proxy in front answers for a dead host.
+using Silence = FaultSignal;
 
 Silence silenceOf(const OracleInput& in) {
   if (in.behind_proxy) return Silence::kAlive;
   if (in.no_fault)
-    return in.detector == OracleInput::DetectorKind::kHeartbeat ? Silence::kSilent
+    return in.detector == OracleInput::DetectorKind::kHeartbeat ? Silence::kSilence
                                                                 : Silence::kAlive;
-  switch (in.fault) {
-    case FaultKind::kHostCrash:
-    case FaultKind::kDrop:
-    case FaultKind::kBlackhole:
-    case FaultKind::kLinkDown:
-    case FaultKind::kFirewallForget:
-      return Silence::kSilent;
-    case FaultKind::kUnreachable:
-    case FaultKind::kProhibit:
-      return Silence::kIcmp;
-    case FaultKind::kReset:
-    case FaultKind::kReboot:
-      return Silence::kReset;
-    case FaultKind::kProcessKill:
-      return Silence::kFin;
-    case FaultKind::kProcessFreeze:
-    case FaultKind::kLoss:
-    case FaultKind::kDelay:
-      return Silence::kAlive;
-  }
-  return Silence::kSilent;
+  return faultKindInfo(in.fault).signal;
 }
 
 // The errno an ICMP error from a router's unreachable/prohibit route turns
@@ -549,7 +524,7 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
         never(w, "the peer is alive (" + faultName(in) + "): any detection is a false positive");
       return;
     }
-    case Silence::kSilent:
+    case Silence::kSilence:
     case Silence::kIcmp:
       break;
   }

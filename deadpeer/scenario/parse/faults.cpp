@@ -12,17 +12,32 @@ std::string faultKindNamesOf(std::uint32_t bits) { return namesOf(bits, faultKin
 
 }  // namespace
 
+std::uint32_t faultKindsTaking(FaultKey key) {
+  std::uint32_t bits = 0;
+  for (const auto& info : faultKinds())
+    if (info.takes(key)) bits |= bitOf(info.kind);
+  return bits;
+}
+
+std::uint32_t faultKindsNeeding(FaultKey key) {
+  std::uint32_t bits = 0;
+  for (const auto& info : faultKinds())
+    if (info.needs(key)) bits |= bitOf(info.kind);
+  return bits;
+}
+
 const std::vector<Rule<FaultDraft>>& faultRules() {
   // Rules that FaultSpec::validate() states (target only for route kinds, a
   // percentage only for loss, ...) are left to it; `applies` covers the keys
-  // it cannot see.
+  // it cannot see. Both read the table of kinds.
+  const std::uint32_t process = faultKindsTaking(FaultKey::kProcess);
   static const std::vector<Rule<FaultDraft>> rules = {
       {"kind", [](Reader&, const Entry&, FaultDraft&) {}, kEvery, kEvery},  // read first
       {"host",
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (auto v = r.text(e)) f.fault.spec.host = *v;
        },
-       kEvery, ~kProcessFaults},
+       kEvery, ~process},
       {"at",
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (e.value.IsScalar() && e.value.Scalar() == "setup") {
@@ -49,7 +64,7 @@ const std::vector<Rule<FaultDraft>>& faultRules() {
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (auto v = r.text(e)) f.fault.spec.link = *v;
        },
-       bitOf(FaultKind::kLinkDown) | bitOf(FaultKind::kDrop) | bitOf(FaultKind::kLoss)},
+       faultKindsTaking(FaultKey::kLink)},
       {"direction",
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (auto v = r.choice(e, "direction", directions())) f.fault.spec.direction = *v;
@@ -66,22 +81,22 @@ const std::vector<Rule<FaultDraft>>& faultRules() {
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (auto v = r.text(e)) f.fault.process_peer = *v;
        },
-       kProcessFaults, kProcessFaults},
+       process, faultKindsNeeding(FaultKey::kProcess)},
       {"conntrack_timeout",
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (auto v = r.duration(e)) f.fault.spec.conntrack_timeout = *v;
        },
-       bitOf(FaultKind::kFirewallForget)},
+       faultKindsTaking(FaultKey::kConntrackTimeout)},
       {"delay",
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (auto v = r.duration(e)) f.fault.spec.delay = *v;
        },
-       bitOf(FaultKind::kDelay)},
+       faultKindsTaking(FaultKey::kDelay)},
       {"jitter",
        [](Reader& r, const Entry& e, FaultDraft& f) {
          if (auto v = r.duration(e)) f.fault.spec.jitter = *v;
        },
-       bitOf(FaultKind::kDelay)},
+       faultKindsTaking(FaultKey::kJitter)},
   };
   return rules;
 }

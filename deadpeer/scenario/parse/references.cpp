@@ -215,7 +215,7 @@ void checkPeers(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
 void checkFaults(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
   for (auto& f : d.faults) {
     FaultSpec& fault = f.fault.spec;
-    const bool process = f.kind_known && (bitOf(fault.kind) & kProcessFaults) != 0;
+    const bool process = f.kind_known && faultKindInfo(fault.kind).takes(FaultKey::kProcess);
     if (process && !f.fault.process_peer.empty()) {
       const SourceMark mark = seenOr(f.seen, "process", f.fault.mark);
       const std::string path = join(f.path, "process");
@@ -273,11 +273,8 @@ void checkFaults(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
     if (process) copy.pid = 1;  // the process exists only at run time
     try {
       copy.validate();
-    } catch (const Error& e) {
-      // Error::object() is "fault KIND field NAME".
-      const std::string& object = e.object();
-      const auto at = object.rfind(" field ");
-      const std::string field = at == std::string::npos ? "" : object.substr(at + 7);
+    } catch (const FaultFieldError& e) {
+      const std::string& field = e.field();
       r.error(seenOr(f.seen, field, f.fault.mark), field.empty() ? f.path : join(f.path, field),
               e.reason());
     }

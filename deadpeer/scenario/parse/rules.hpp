@@ -28,9 +28,10 @@ const std::vector<Rule<AppRule>>& appRuleRules();
 void readAppRule(Reader& r, const Entry& e, std::optional<AppRule>& out);
 void readPeer(Reader& r, const Entry& e, Draft& d);
 
-// faults[]: the kinds that hit a peer's process, not a host.
-constexpr std::uint32_t kProcessFaults = (1u << static_cast<unsigned>(FaultKind::kProcessKill)) |
-                                         (1u << static_cast<unsigned>(FaultKind::kProcessFreeze));
+// faults[]: the kinds (a bit each, as Rule::applies counts them) that
+// take `key`, or that need it, by the table of kinds (fault/fault.hpp).
+std::uint32_t faultKindsTaking(FaultKey key);
+std::uint32_t faultKindsNeeding(FaultKey key);
 const std::vector<Rule<FaultDraft>>& faultRules();
 void readFault(Reader& r, const Entry& e, Draft& d);
 
