@@ -235,7 +235,7 @@ microseconds TimerWheel::granularity(microseconds timeout) const noexcept {
 }
 
 microseconds packetdrillTolerance(microseconds interval) noexcept {
-  return microseconds(4000) + interval / 8;
+  return std::max(microseconds(4000), interval / 8);
 }
 
 std::string_view connectionStateName(ConnectionState state) noexcept {

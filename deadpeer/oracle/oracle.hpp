@@ -57,7 +57,7 @@ class TimerWheel {
 };
 
 // packetdrill's default tolerance for an event `interval` after its anchor:
-// 4 ms + 12.5 % of the interval. The oracle's goal is a window at most half
+// the larger of 4 ms and 12.5 % of the interval (run.c, verify_time). The oracle's goal is a window at most half
 // that wide.
 std::chrono::microseconds packetdrillTolerance(std::chrono::microseconds interval) noexcept;
 
