@@ -90,7 +90,17 @@ DetectionWindow programWindow(const Scenario& sc, const TrialRecord& record, con
       in.state = s.unacked > 0 ? ConnectionState::kDataInFlight : ConnectionState::kIdle;
       in.data_sent_at = s.read_at - s.since_data_sent;
       in.fault_apply_latency = record.fault_apply_latency;
-      earlier(connection, oracle.predict(in));
+      DetectionWindow kernel = oracle.predict(in);
+      if (!kernel.never) {
+        // The kernel's instant is its abort; the program reports it later.
+        kernel.latest += kProgramAllowance;
+        kernel.reasoning.push_back(
+            "the program reports the kernel's error in its own time (wake-up, error handling, "
+            "exit, and deadpeer seeing it): up to " + describeDuration(kProgramAllowance) +
+            " more, " + describeDuration(kernel.earliest - in.last_received) + " to " +
+            describeDuration(kernel.latest - in.last_received) + " after the last received segment.");
+      }
+      earlier(connection, std::move(kernel));
     } else {
       unread = s.endpoints() + " (" + s.unreadable + ")";
     }
