@@ -58,6 +58,9 @@ struct TrialResult {
   int trial = 0;  // 1-based
   int family = 0;
   bool passed = false;
+  // It met an error (building, starting, injecting) and was not judged: the
+  // scenario's verdict is ERROR, not FAIL. failures says what.
+  bool errored = false;
   std::vector<std::string> failures;  // why it failed, one sentence each
   std::vector<Detection> detections;  // of the expected peer, in time order
   // The oracle's window relative to the fault (window.never: none).

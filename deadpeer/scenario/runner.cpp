@@ -588,6 +588,7 @@ TrialResult TrialRun::run() {
     if (options_.stop.stop_requested()) throw;
     r_.failures.push_back(std::string("error: ") + e.what());
     r_.passed = false;
+    r_.errored = true;
   }
   if (options_.keep_detail) r_.events = t_.log.events();
   trial_.reset();  // teardown counts as overhead
@@ -681,9 +682,8 @@ std::vector<ScenarioResult> Runner::run(const Scenario& sc) {
       if (failed == result.trials.end()) {
         result.verdict = ScenarioResult::Verdict::kPass;
       } else {
-        const bool error =
-            !failed->failures.empty() && failed->failures.front().rfind("error: ", 0) == 0;
-        result.verdict = error ? ScenarioResult::Verdict::kError : ScenarioResult::Verdict::kFail;
+        result.verdict =
+            failed->errored ? ScenarioResult::Verdict::kError : ScenarioResult::Verdict::kFail;
         result.reason = "trial " + std::to_string(failed->trial) + ": " +
                         (failed->failures.empty() ? "failed" : failed->failures.front());
       }
