@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/eventhandler.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 
@@ -122,6 +123,17 @@ class Bounds : public YAML::EventHandler {
 }  // namespace
 
 std::optional<YAML::Node> loadBoundedDocument(Reader& r, std::string_view text) {
+  // YAML allows no NUL byte, and yaml-cpp 0.7 reads one as the end of a
+  // line: it then reports a wrong place and a made-up cause ("unknown
+  // escape character"). The first NUL is named where it is instead.
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    const std::size_t line_start = text.rfind('\n', nul);
+    const std::size_t column = line_start == std::string_view::npos ? nul : nul - line_start - 1;
+    const auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
+    r.error({static_cast<int>(line) + 1, static_cast<int>(column) + 1}, "",
+            "a NUL byte; a scenario file is text (YAML allows no NUL)");
+    return std::nullopt;
+  }
   const std::string copy(text);
   Bounds bounds(copy);
   try {
