@@ -275,7 +275,8 @@ std::vector<ScenarioResult> readResultsJson(const std::filesystem::path& file) {
   json document;
   try {
     document = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number no double holds.
     throw Error("read results", quoted("file", name), "", EINVAL,
                 std::string("not JSON: ") + e.what());
   }
