@@ -749,13 +749,19 @@ int dispatch(int argc, char** argv) {
       ->type_name("REGEX");
   list_cmd->add_option("-E,--exclude-regex", list_exclude, "leave out names matching REGEX")
       ->type_name("REGEX");
+  list_cmd->footer(
+      "Exit codes: 0 listed (a file that does not validate is listed as invalid), 2 a path\n"
+      "is missing or holds no scenario files.\n");
 
   std::string explain_file, explain_family;
   CLI::App* explain_cmd = app.add_subcommand(
       "explain", "print the oracle's reasoning for a scenario, without running it");
-  explain_cmd->add_option("file", explain_file, "one scenario file")->required();
+  explain_cmd->add_option("file", explain_file, "one scenario file")->required()->type_name("FILE");
   explain_cmd->add_option("--family", explain_family, "only this address family")
       ->check(CLI::IsMember({"ipv4", "ipv6"}));
+  explain_cmd->footer(
+      "Exit codes: 0 explained, 1 a program's sockets could not be read, 2 the file is\n"
+      "missing or invalid, or the kernel refuses its settings.\n");
 
   MergeArgs merge_args;
   CLI::App* merge_cmd = app.add_subcommand(
@@ -769,14 +775,20 @@ int dispatch(int argc, char** argv) {
       "Exit codes: as `run` would give for the combined results; 2 when a file cannot be\n"
       "read, is not a results file, or repeats a result another file has.\n");
 
-  app.add_subcommand("features", "probe what this kernel can do (qdiscs, tc actions, nftables)");
-  app.add_subcommand("faults", "list the fault kinds, their kernel layer, and which work here");
+  // A subcommand inherits the program's footer, whose exit codes are run's.
+  constexpr const char* kExitCodesProbe =
+      "Exit codes: 0 done, 1 the kernel refused a step (the message names it).\n";
+  app.add_subcommand("features", "probe what this kernel can do (qdiscs, tc actions, nftables)")
+      ->footer(kExitCodesProbe);
+  app.add_subcommand("faults", "list the fault kinds, their kernel layer, and which work here")
+      ->footer(kExitCodesProbe);
   int clients = 8;
   CLI::App* topologies_cmd =
       app.add_subcommand("topologies", "build the standard topologies and time them");
   topologies_cmd->add_option("--clients", clients, "clients of many-clients")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  topologies_cmd->footer(kExitCodesProbe);
   // Parsed by serve itself (it is started in a host's namespace, often by
   // the runner); listed here for --help.
   app.add_subcommand("serve", "a built-in tcp or heartbeat server in the current namespace "
