@@ -6,6 +6,13 @@
 #                headers under include/deadpeer/, the CMake package
 #                (find_package(deadpeer)) and the pkg-config files.
 # `cmake --install` without --component installs both.
+# On a multiarch system (Debian), libraries and their pkg-config files go
+# under lib/<triplet>, as Debian policy and lintian want them, whatever the
+# prefix; CMake's find_package and pkg-config search there too.
+if(CMAKE_LIBRARY_ARCHITECTURE AND NOT DEFINED CACHE{CMAKE_INSTALL_LIBDIR})
+  set(CMAKE_INSTALL_LIBDIR "lib/${CMAKE_LIBRARY_ARCHITECTURE}" CACHE PATH
+      "Object code libraries (LIBDIR)")
+endif()
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -18,6 +25,16 @@ install(TARGETS deadpeer_harness deadpeer_gtest deadpeer_gtest_main
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
   FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development
   FILE_SET generated DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
+# Packages (and `cmake --install --strip`) ship the archives without their
+# debug information: 120 MB of DWARF that a user's test link does not need.
+install(CODE "
+  if(CMAKE_INSTALL_DO_STRIP)
+    foreach(archive deadpeer deadpeer_gtest deadpeer_gtest_main)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug --enable-deterministic-archives
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/lib\${archive}.a\"
+        COMMAND_ERROR_IS_FATAL ANY)
+    endforeach()
+  endif()" COMPONENT development)
 install(EXPORT deadpeerTargets NAMESPACE deadpeer:: DESTINATION ${cmake_dir}
   COMPONENT development)
 
@@ -66,7 +83,9 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME deadpeer)
 set(CPACK_PACKAGE_VENDOR "The deadpeer authors")
 set(CPACK_PACKAGE_CONTACT "The deadpeer authors <deadpeer@example.org>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+# Each package's synopsis is the first line of its component's description
+# below; a summary would be prepended to both as a second synopsis.
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_STRIP_FILES TRUE)
 set(CPACK_COMPONENTS_ALL runtime development)
