@@ -118,8 +118,10 @@ DetectionWindow predictAppRule(const AppRule& rule, Clock::time_point last_recei
       w.reasoning.push_back("the first heartbeat " + ms(rule.idle) + " after the last activity, " +
                             std::to_string(rule.count) + " unanswered, " + ms(rule.interval) +
                             " apart: gives up " + describeDuration(w.nominal) + " after it.");
+      // A chain of count + 1 timers, each re-armed when the one before fires:
+      // each can wake late.
       w.earliest = nominal_at;
-      w.latest = nominal_at + kProgramAllowance;
+      w.latest = nominal_at + (rule.count + 1) * kProgramAllowance;
       break;
     case AppRuleKind::kOpenSsh: {
       const nanoseconds offset = bootOffset();
@@ -152,14 +154,17 @@ DetectionWindow predictAppRule(const AppRule& rule, Clock::time_point last_recei
       w.reasoning.push_back("a PING " + ms(rule.idle) + " after the last activity, no ACK within " +
                             ms(rule.timeout) + ": the transport closes " +
                             describeDuration(w.nominal) + " after it.");
+      // Two timers in a chain: the keepalive timer sends the PING and arms
+      // the watchdog; each can wake late.
       w.earliest = nominal_at;
-      w.latest = nominal_at + kProgramAllowance;
+      w.latest = nominal_at + 2 * kProgramAllowance;
       break;
   }
   w.reasoning.push_back("window " + describeDuration(w.earliest - last_received) + " to " +
                         describeDuration(w.latest - last_received) +
                         " after the last activity (the program's wake-up and reaction: up to " +
-                        ms(kProgramAllowance) + ").");
+                        ms(kProgramAllowance) + " per timer in the chain; ssh's whole-second "
+                        "deadlines absorb a late check, so it has one).");
   return w;
 }
 

@@ -74,6 +74,9 @@ const AppRuleKindInfo& appRuleKindInfo(AppRuleKind kind);
 // How late a program acts on its timer, or on the kernel's error, and
 // deadpeer sees it: the program's wake-up from poll/epoll (an hrtimer, no
 // wheel slack), its reaction (a log line, an exit) and deadpeer's reader.
+// A rule whose timers re-arm one another (heartbeat: count + 1 timers;
+// grpc-keepalive: the keepalive timer, then the watchdog) allows this once
+// per timer; ssh's deadlines are whole seconds, which absorb a late check.
 // Measured on this project's 2-core machine under other builds, 10 trials
 // per program and family: ssh's exit 0-49 ms after its whole-second
 // deadline, the gRPC client's "failed" line 0-32 ms after time + timeout,
