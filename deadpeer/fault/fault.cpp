@@ -62,6 +62,7 @@ std::string FaultSpec::str() const {
   if (!link.empty()) text += " link " + link;
   if (!target.empty()) text += " towards " + target;
   if (pid != 0) text += " pid " + std::to_string(pid);
+  if (!only.empty()) text += " only " + only;
   if (backend != Backend::kAuto) text += backend == Backend::kTc ? " (tc)" : " (nftables)";
   if (duration) text += ", for " + std::to_string(duration->count()) + " ms";
   return text;
@@ -73,6 +74,10 @@ void FaultSpec::validate() const {
   if (host.empty()) throw badSpec(*this, "host", "is required");
   if (process && pid <= 0) throw badSpec(*this, "pid", "must name a running process");
   if (!process && pid != 0) throw badSpec(*this, "pid", "only process faults take a pid");
+  if (!process && !only.empty()) throw badSpec(*this, "only", "only process faults take it");
+  // TASK_COMM_LEN is 16: a longer name can never match a command name.
+  if (only.size() > 15)
+    throw badSpec(*this, "only", "\"" + only + "\" is longer than a command name (15 characters)");
   if (info.needs(FaultKey::kTarget) && target.empty())
     throw badSpec(*this, "target", "is required for a route fault");
   if (!info.takes(FaultKey::kTarget) && !target.empty())

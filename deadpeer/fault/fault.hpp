@@ -150,7 +150,13 @@ struct FaultSpec {
   Direction direction = Direction::kBoth;
   Backend backend = Backend::kAuto;
   double loss_percent = 0;              // loss: 0 < p <= 100
-  pid_t pid = 0;                        // process kinds
+  // Process kinds: the peer's process. They act on its whole tree: every
+  // process in its PID namespace when it has one of its own (ns/pidns.hpp),
+  // else it and its descendants.
+  pid_t pid = 0;
+  // Process kinds: act on the one process of the tree with this command
+  // name (/proc/PID/comm, at most 15 characters) instead; "" = the tree.
+  std::string only;
   std::chrono::milliseconds delay{0};   // delay: netem
   std::chrono::milliseconds jitter{0};  // delay: netem
   // firewall-forget: how long the router keeps an idle established flow.

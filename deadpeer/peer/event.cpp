@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace deadpeer {
 
@@ -40,6 +41,11 @@ std::string_view detectorName(Detector detector) noexcept {
   return "?";
 }
 
+std::string signalName(int signal) {
+  const char* abbrev = ::sigabbrev_np(signal);
+  return abbrev ? std::string("SIG") + abbrev : std::to_string(signal);
+}
+
 std::string Event::str() const {
   char stamp[32];
   std::snprintf(stamp, sizeof stamp, "%.6f",
@@ -51,6 +57,8 @@ std::string Event::str() const {
     text_out += " " + std::string(detectorName(detector));
     if (error != 0) text_out += std::string(" ") + strerrorname_np(error);
   }
+  if (exit_status) text_out += " exit_status " + std::to_string(*exit_status);
+  if (signal) text_out += " signal " + signalName(*signal);
   if (!text.empty()) text_out += " " + text;
   return text_out;
 }

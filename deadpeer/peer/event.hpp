@@ -36,7 +36,7 @@ enum class EventKind {
   kDetected,      // the peer is declared dead
   kOutput,        // a line an external program printed (text)
   kReady,         // an external program is ready
-  kExited,        // an external program exited (error = exit status or signal)
+  kExited,        // an external program exited (exit_status or signal)
   kSuspected,     // suspect-only heartbeat: the deadline passed, the connection is kept
   kRestored,      // suspect-only heartbeat: a sign of life ended the suspicion
 };
@@ -56,6 +56,8 @@ enum class Detector {
 
 std::string_view eventKindName(EventKind kind) noexcept;
 std::string_view detectorName(Detector detector) noexcept;
+// "SIGKILL" for 9; the number for a signal without a name.
+std::string signalName(int signal);
 
 struct Event {
   using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC
@@ -65,7 +67,12 @@ struct Event {
   std::string peer;     // the peer's name, e.g. "client"
   int connection = -1;  // the connection within the peer, -1 for none
   Detector detector = Detector::kNone;  // kDetected only
-  int error = 0;        // errno (kDetected), exit status (kExited)
+  int error = 0;        // errno (kDetected by a socket); never an exit status
+  // How an external program ended (kExited, and kDetected by its exit):
+  // exactly one is set. An exit status is not an errno: socat's 1 is not
+  // EPERM, ssh's 255 is no errno at all.
+  std::optional<int> exit_status;  // 0-255, from exit(2)
+  std::optional<int> signal;       // the signal that killed it: 9 = SIGKILL
   int tcp_state = 0;    // TCP_INFO tcpi_state when detected (TCP_ESTABLISHED = 1, ...)
   std::string text;     // output line, data description, or detail
 

@@ -35,6 +35,7 @@
 
 #include "deadpeer/error.hpp"
 #include "deadpeer/peer/line_pattern.hpp"
+#include "deadpeer/topology/host.hpp"
 
 namespace deadpeer {
 namespace {
@@ -106,15 +107,14 @@ void setNonBlocking(int fd) {
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-std::string exitText(const siginfo_t& info, int& status) {
+// Fills exactly one of exit_status and signal.
+std::string exitText(const siginfo_t& info, Event& e) {
   if (info.si_code == CLD_EXITED) {
-    status = info.si_status;
+    e.exit_status = info.si_status;
     return "exited with status " + std::to_string(info.si_status);
   }
-  status = 128 + info.si_status;
-  const char* name = ::sigabbrev_np(info.si_status);
-  return std::string("killed by signal ") +
-         (name ? std::string("SIG") + name : std::to_string(info.si_status));
+  e.signal = info.si_status;
+  return "killed by signal " + signalName(info.si_status);
 }
 
 const char* tcpStateName(int state) {
@@ -125,10 +125,11 @@ const char* tcpStateName(int state) {
 }
 
 // Runs in the forked child, before exec: system calls only (the parent may
-// be multi-threaded, so nothing that allocates or locks).
+// be multi-threaded, so nothing that allocates or locks). No
+// PR_SET_PDEATHSIG: the child is born in its own PID namespace, whose init
+// takes it down with the harness (ns/pidns.hpp).
 struct ChildSetup : boost::process::extend::handler {
   int netns_fd;
-  pid_t parent;
   int in_fd, out_fd, err_fd;
   int ready_fd;        // -1 for none
   int ready_child_fd;  // where the child sees it
@@ -139,10 +140,6 @@ struct ChildSetup : boost::process::extend::handler {
       exec.set_error(std::error_code(errno, std::system_category()), what);
       ::_exit(127);
     };
-    // Dies with the thread that launched it; if that already happened
-    // between fork and here, the signal was missed: leave now.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("prctl(PR_SET_PDEATHSIG)");
-    if (::getppid() != parent) ::_exit(127);
     if (::setns(netns_fd, CLONE_NEWNET) != 0) fail("setns(CLONE_NEWNET)");
     sigset_t none;
     ::sigemptyset(&none);
@@ -287,6 +284,12 @@ struct ExternalPeer::Watch {
 };
 
 ExternalPeer::ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& log)
+    : ExternalPeer(std::move(spec), netns, log, nullptr) {}
+
+ExternalPeer::ExternalPeer(ExternalPeerSpec spec, Host& host, EventLog& log)
+    : ExternalPeer(std::move(spec), host.netns(), log, &host) {}
+
+ExternalPeer::ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& log, Host* host)
     : spec_(std::move(spec)), where_(netns.label()), log_(log) {
   spec_.validate();
   const std::string object = quoted("external peer", spec_.name);
@@ -336,9 +339,10 @@ ExternalPeer::ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& 
   watch->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!stop_ || !watch->epoll) throw Error::fromErrno("eventfd/epoll", object, where_, errno);
 
+  tree_ = std::make_shared<PidNamespace>(object + " in " + where_);
+  if (host != nullptr) host->own(tree_);
   ChildSetup setup;
   setup.netns_fd = netns.fd();
-  setup.parent = ::getpid();
   setup.in_fd = in_read.get();
   setup.out_fd = out_write.get();
   setup.err_fd = err_write.get();
@@ -348,10 +352,12 @@ ExternalPeer::ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& 
   const std::vector<std::string> args(spec_.argv.begin() + 1, spec_.argv.end());
   try {
     namespace bp = boost::process;
-    bp::child child(bp::exe = exe, bp::args = args, setup);
-    pid_ = child.id();
-    // We reap it ourselves, through its pidfd.
-    child.detach();
+    tree_->forChildren([&] {
+      bp::child child(bp::exe = exe, bp::args = args, setup);
+      pid_ = child.id();
+      // We reap it ourselves, through its pidfd.
+      child.detach();
+    });
   } catch (const std::system_error& e) {  // boost::process::process_error
     throw Error("launch", object, where_, e.code().value(), e.what());
   }
@@ -402,6 +408,9 @@ ExternalPeer::~ExternalPeer() {
   if (stop_) [[maybe_unused]]
     auto n = ::write(stop_.get(), &one, sizeof one);
   if (reader_.joinable()) reader_.join();
+  // What the program forked or daemonised; its init can finish now that
+  // the program itself is reaped.
+  if (tree_) tree_->kill(PidNamespace::kKillDeadline, "the peer was stopped");
 }
 
 // `destroyed` is set before the reader starts and never changed after.
@@ -483,13 +492,18 @@ void ExternalPeer::run() noexcept {
     w.is_ready = true;
     log_.add(event(EventKind::kReady, at, std::move(why)));
   };
-  const auto detect = [&](Clock::time_point at, std::string why, int error, int tcp_state) {
+  const auto detect = [&](Clock::time_point at, std::string why, int error, int tcp_state,
+                          const Event* exit = nullptr) {
     if (w.detected || stopping_) return;
     w.detected = true;
     Event e = event(EventKind::kDetected, at, std::move(why));
     e.detector = Detector::kExternal;
     e.error = error;
     e.tcp_state = tcp_state;
+    if (exit != nullptr) {
+      e.exit_status = exit->exit_status;
+      e.signal = exit->signal;
+    }
     log_.add(std::move(e));
   };
   const auto onLine = [&](std::string line, Clock::time_point at) {
@@ -646,13 +660,15 @@ void ExternalPeer::run() noexcept {
     // What it printed before it died comes first.
     readStream(w.out, w.out_partial, w.out_cutting);
     readStream(w.err, w.err_partial, w.err_cutting);
-    int status = 0;
-    const std::string text = exitText(info, status);
-    Event e = event(EventKind::kExited, at, text);
-    e.error = status;
-    log_.add(std::move(e));
-    if (std::holds_alternative<ExternalPeerSpec::Exit>(spec_.detection))
-      detect(at, text, status, 0);
+    Event e = event(EventKind::kExited, at, "");
+    e.text = exitText(info, e);
+    // Killed with its host (a reboot's take-down) or its tree (a fault):
+    // that is the harness's doing, never the program's detection.
+    const std::optional<std::string> killed = tree_->killedBecause();
+    if (killed && !killed->empty()) e.text += " (" + *killed + ")";
+    log_.add(e);
+    if (std::holds_alternative<ExternalPeerSpec::Exit>(spec_.detection) && !killed)
+      detect(at, e.text, 0, 0, &e);
     return true;
   };
 

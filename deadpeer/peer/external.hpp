@@ -1,9 +1,11 @@
 // peer/external: any command as a system under test, run inside a host.
 //
 // An ExternalPeer owns one child process, launched with Boost.Process inside
-// a host's network namespace (setns in the child before exec), with
-// PR_SET_PDEATHSIG(SIGKILL) so that it never outlives the thread that
-// launched it. It also owns the child's stdin, stdout and stderr pipes, a
+// a host's network namespace (setns in the child before exec) and inside a
+// PID namespace of its own (ns/pidns.hpp), the peer's *tree*: whatever the
+// program forks or daemonises is born there and dies with it, when the peer
+// is destroyed, when its host is taken down (the Host owns the tree), and
+// when the harness dies however it dies. It also owns the child's stdin, stdout and stderr pipes, a
 // pidfd, the readiness pipe (InheritedFd), two sock_diag sockets opened in
 // the host's namespace (SocketLeavesEstablished, Port), and one reader
 // thread. Everything the program does becomes an Event in the caller's
@@ -15,8 +17,9 @@
 //              met: the program exited (error = its status), a line matched
 //              (text = the line), or its socket left ESTABLISHED (tcp_state
 //              = the state it moved to, 7 = CLOSE when the socket is gone);
-//   kExited    when the process ended (error = exit status, or 128 + signal).
-// A kill by the destructor is recorded as kExited, never as kDetected.
+//   kExited    when the process ended (exit_status, or signal, set).
+// A kill by the destructor, or by the host's take-down (its text then says
+// so), is recorded as kExited, never as kDetected.
 //
 // Readiness and socket state. "A port accepts" is read as a LISTEN socket on
 // that port in sock_diag, not by connecting: a test connection would use up
@@ -49,14 +52,15 @@
 // in time linear in the line.
 //
 // The reader thread ends once it has reaped the process; the destructor
-// SIGKILLs it through its pidfd and waits at most 5 s for that. Each turn of
-// the reader reads at most 64 KiB per stream and matches each line once in
-// linear time, so it sees the destructor's stop within one such turn: the
-// destructor returns within 5 s plus one turn (milliseconds).
+// SIGKILLs it through its pidfd and waits at most 5 s for that, then kills
+// the rest of its tree (bounded the same way). Each turn of the reader reads
+// at most 64 KiB per stream and matches each line once in linear time, so
+// it sees the destructor's stop within one such turn: the destructor returns
+// within 5 s plus one turn (milliseconds), plus the tree's kill.
 //
-// Threading: construct, write input and destroy on one thread, which must
-// outlive the peer (PR_SET_PDEATHSIG fires when the *thread* that forked
-// exits). The reader thread only adds to the EventLog, which is safe from any
+// Threading: construct, write input and destroy on one thread at a time
+// (any thread: the program's life is tied to its PID namespace, not to the
+// thread that forked). The reader thread only adds to the EventLog, which is safe from any
 // thread and must outlive the peer. waitReady() may be called from any
 // thread. The constructor forks: other threads must not hold locks the child
 // would need, which Boost.Process's fork+exec path does not take.
@@ -78,9 +82,12 @@
 #include "deadpeer/fd.hpp"
 #include "deadpeer/net/address.hpp"
 #include "deadpeer/ns/netns.hpp"
+#include "deadpeer/ns/pidns.hpp"
 #include "deadpeer/peer/event.hpp"
 
 namespace deadpeer {
+
+class Host;
 
 struct ExternalPeerSpec {
   // A listening socket on this port (and address, if given).
@@ -136,13 +143,20 @@ class ExternalPeer {
   // Validates `spec`, then launches it inside `netns` and starts watching.
   // Returns at once; use waitReady() for readiness.
   ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& log);
-  // SIGKILL, reap (bounded: 5 s), stop the reader. Never throws.
+  // The same inside `host`, which owns the program's tree from then on:
+  // taking the host down kills it.
+  ExternalPeer(ExternalPeerSpec spec, Host& host, EventLog& log);
+  // SIGKILL, reap (bounded: 5 s), kill the tree, stop the reader. Never
+  // throws.
   ~ExternalPeer();
   ExternalPeer(const ExternalPeer&) = delete;
   ExternalPeer& operator=(const ExternalPeer&) = delete;
 
   const ExternalPeerSpec& spec() const noexcept { return spec_; }
+  // The program deadpeer started, and the PID namespace it and every
+  // process it forks live in.
   pid_t pid() const noexcept { return pid_; }
+  const PidNamespace& tree() const noexcept { return *tree_; }
   // Whether sock_diag's destroy broadcasts wake the socket watch (needs a
   // kernel with them and CAP_NET_ADMIN over the host's namespace).
   bool hearsSocketDestruction() const noexcept;
@@ -167,8 +181,11 @@ class ExternalPeer {
   void run() noexcept;
   std::string lastLines(std::size_t count) const;
 
+  ExternalPeer(ExternalPeerSpec spec, const Netns& netns, EventLog& log, Host* host);
+
   ExternalPeerSpec spec_;
-  std::string where_;  // "host h1" in messages
+  std::string where_;
+  std::shared_ptr<PidNamespace> tree_;  // "host h1" in messages
   EventLog& log_;
   pid_t pid_ = -1;
   UniqueFd pidfd_;

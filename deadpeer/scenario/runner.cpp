@@ -407,7 +407,7 @@ void TrialRun::startPeer(PeerRef ref) {
 }
 
 void TrialRun::launch(PeerRef ref, ExternalPeerSpec spec) {
-  auto process = std::make_unique<ExternalPeer>(spec, t_.topology->netnsOf(spec.host), t_.log);
+  auto process = std::make_unique<ExternalPeer>(spec, t_.topology->host(spec.host), t_.log);
   process->waitReady();
   t_.processes[ref.index] = process.get();
   t_.external.push_back(std::move(process));

@@ -36,6 +36,12 @@ Host::Host(std::string name, std::string_view role, bool forwarding)
 }
 
 Host::~Host() {
+  // Its processes first: a reboot's take-down is every process dying too.
+  // Every init is signalled before any is waited on, so they die together.
+  const auto alive = trees();
+  const std::string why = "host " + name_ + " taken down";
+  for (const auto& tree : alive) tree->kill(std::chrono::milliseconds(0), why);
+  for (const auto& tree : alive) tree->kill(PidNamespace::kKillDeadline, why);
   // The namespace takes everything in it down when it is freed.
   for (auto& a : addresses_) a.release();
   for (auto& r : routes_) r.release();
@@ -64,6 +70,20 @@ std::vector<IpPrefix> Host::addresses() const {
   std::vector<IpPrefix> out;
   out.reserve(addresses_.size());
   for (const auto& a : addresses_) out.push_back(a.prefix());
+  return out;
+}
+
+void Host::own(std::shared_ptr<PidNamespace> tree) {
+  const std::lock_guard lock(trees_mutex_);
+  std::erase_if(trees_, [](const auto& t) { return t.expired(); });
+  trees_.push_back(std::move(tree));
+}
+
+std::vector<std::shared_ptr<PidNamespace>> Host::trees() const {
+  const std::lock_guard lock(trees_mutex_);
+  std::vector<std::shared_ptr<PidNamespace>> out;
+  for (const auto& t : trees_)
+    if (auto tree = t.lock(); tree && tree->alive()) out.push_back(std::move(tree));
   return out;
 }
 

@@ -5,14 +5,22 @@
 // Host that forwards IPv4 and IPv6. A Switch is a bridge alone in a namespace
 // of its own; hosts reach it over veth pairs whose switch ends are its ports.
 //
+// A Host owns the processes started in it: each program's PID namespace (its
+// tree, ns/pidns.hpp) is handed to the host with own(), and destroying the
+// host (trial end, or a reboot's take-down) kills every tree still alive,
+// waiting at most PidNamespace::kKillDeadline for each.
+//
 // Teardown: a node hands every object inside it to its namespace and closes
 // the namespace; the kernel frees the rest asynchronously, off our hot path.
 // Links that cross to another namespace are not a node's: Topology owns them.
 //
-// Threading: a node is used by one thread at a time.
+// Threading: a node is used by one thread at a time, except own(), which is
+// safe from any thread.
 #pragma once
 
 #include <list>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +30,7 @@
 #include "deadpeer/net/route.hpp"
 #include "deadpeer/net/rtnl.hpp"
 #include "deadpeer/ns/netns.hpp"
+#include "deadpeer/ns/pidns.hpp"
 
 namespace deadpeer {
 
@@ -46,6 +55,11 @@ class Host {
   // The addresses this host was given, in the order given.
   std::vector<IpPrefix> addresses() const;
 
+  // The processes of a program started in this host: they die with it.
+  void own(std::shared_ptr<PidNamespace> tree);
+  // The trees it owns that still run.
+  std::vector<std::shared_ptr<PidNamespace>> trees() const;
+
  protected:
   Host(std::string name, std::string_view role, bool forwarding);
 
@@ -56,6 +70,8 @@ class Host {
   // Lists, because the RAII types move but never assign.
   std::list<Address> addresses_;
   std::list<Route> routes_;
+  mutable std::mutex trees_mutex_;
+  std::vector<std::weak_ptr<PidNamespace>> trees_;
 };
 
 class Router : public Host {
