@@ -36,6 +36,8 @@ inline constexpr int kMaxDocuments = 16;
 inline constexpr int kMaxDepth = 32;
 inline constexpr std::size_t kMaxScalarBytes = 16 * 1024;
 inline constexpr std::size_t kMaxNodes = 20'000;
+// Diagnostics reported per file; the rest are counted in one more.
+inline constexpr std::size_t kMaxDiagnostics = 50;
 
 // The first document of `text`, or nullopt after adding the diagnostics
 // that say why not (a YAML syntax error, a bound, a second document).

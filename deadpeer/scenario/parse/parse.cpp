@@ -64,6 +64,15 @@ Scenario parseScenario(std::string_view yaml, const std::filesystem::path& file)
     std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const auto& a, const auto& b) {
       return std::pair(a.mark.line, a.mark.column) < std::pair(b.mark.line, b.mark.column);
     });
+    // A file of one mistake repeated (a list of 17,000 equal entries) would
+    // print a line for each: the first ones say what is wrong.
+    if (diagnostics.size() > kMaxDiagnostics) {
+      const std::size_t more = diagnostics.size() - kMaxDiagnostics;
+      const SourceMark from = diagnostics[kMaxDiagnostics].mark;
+      diagnostics.resize(kMaxDiagnostics);
+      diagnostics.push_back({r.file(), from, "",
+                             std::to_string(more) + " more problems from here on are not shown"});
+    }
     throw ScenarioError(std::move(diagnostics));
   }
   Scenario scenario = std::move(d.scenario);

@@ -71,6 +71,7 @@ class Reader {
   }
   void error(const Entry& at, std::string message) { error(at.mark, at.path, std::move(message)); }
   std::size_t count() const noexcept { return diagnostics_.size(); }
+  const std::filesystem::path& file() const noexcept { return file_; }
   std::vector<Diagnostic>& diagnostics() noexcept { return diagnostics_; }
 
   // The harness's validate() functions are the one statement of each rule;
