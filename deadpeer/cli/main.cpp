@@ -375,6 +375,7 @@ int explain(const std::string& file, const std::string& family_name) {
 // so that a typo does not cost a whole run.
 struct Outputs {
   std::string json, html, junit;
+  RunInfo run;  // what ran where: every report records it
 
   void check() const {
     checkFile("--json", json);
@@ -382,9 +383,9 @@ struct Outputs {
     checkFile("--junit", junit);
   }
   void write(const std::vector<ScenarioResult>& results) const {
-    if (!json.empty()) writeJson(results, json);
-    if (!html.empty()) writeHtml(results, html);
-    if (!junit.empty()) writeJunit(results, junit);
+    if (!json.empty()) writeJson(results, json, run);
+    if (!html.empty()) writeHtml(results, html, run);
+    if (!junit.empty()) writeJunit(results, junit, run);
   }
 
  private:
@@ -419,10 +420,17 @@ void checkPcapDirectory(const fs::path& dir) {
                      std::strerror(errno)};
 }
 
-// The exit code of a set of results: 1 if any failed or met an error, else
-// 4 if there were some and every one was skipped, else 0.
+// The exit code of a set of results: 1 if any failed or met an error, or
+// if their report would contradict itself (deadpeer's own failure, which
+// every scenario test thereby checks on a real run), else 4 if there were
+// some and every one was skipped, else 0.
+void printContradictions(const std::vector<ScenarioResult>& results) {
+  for (const std::string& line : report::contradictions(results))
+    std::fprintf(stderr, "deadpeer: the report contradicts itself: %s\n", line.c_str());
+}
+
 int exitCode(const std::vector<ScenarioResult>& results) {
-  bool failed = false, all_skipped = !results.empty();
+  bool failed = !report::contradictions(results).empty(), all_skipped = !results.empty();
   for (const auto& r : results) {
     failed = failed || r.verdict == ScenarioResult::Verdict::kFail ||
              r.verdict == ScenarioResult::Verdict::kError;
@@ -619,6 +627,7 @@ int run(RunArgs& a) {
     for (auto& r : *s) results.push_back(std::move(r));
   }
   std::printf("%s", resultTable(results).c_str());
+  printContradictions(results);
   if (finished < selected.size()) {
     const std::size_t left = selected.size() - finished;
     if (interrupt.signal() != 0)
@@ -644,12 +653,18 @@ struct MergeArgs {
 // as a run orders them; a file's variants as its run gave them).
 int merge(const MergeArgs& a) {
   a.outputs.check();
+  Outputs outputs = a.outputs;
+  bool have_run = false;
   std::vector<ScenarioResult> results;
   std::map<std::string, std::string> seen;  // result name -> the file it came from
   bool bad = false;
   for (const std::string& file : a.files) {
     try {
-      for (ScenarioResult& r : readResultsJson(file)) {
+      ResultsFile read = readResultsFile(file);
+      // The machine's facts are the first shard's (shards of one run share them).
+      if (!have_run) outputs.run = read.run;
+      have_run = true;
+      for (ScenarioResult& r : read.results) {
         if (auto [it, fresh] = seen.emplace(r.name, file); !fresh) {
           std::fprintf(stderr, "deadpeer merge: %s: \"%s\" is also in %s (overlapping shards?)\n",
                        file.c_str(), r.name.c_str(), it->second.c_str());
@@ -669,7 +684,8 @@ int merge(const MergeArgs& a) {
                      return fs::path(x.file) < fs::path(y.file);
                    });
   if (!a.quiet) std::printf("%s", resultTable(results).c_str());
-  a.outputs.write(results);
+  printContradictions(results);
+  outputs.write(results);
   return exitCode(results);
 }
 
@@ -825,6 +841,7 @@ int dispatch(int argc, char** argv) {
   if (merge_cmd->parsed()) return merge(merge_args);
   const Privilege privilege = enterPrivateNamespaces();
   if (run_cmd->parsed()) {
+    run_args.outputs.run = RunInfo::collect(std::vector<std::string>(argv, argv + argc));
     run_args.options.self = fs::read_symlink("/proc/self/exe");
     if (run_args.repeat > 0) run_args.options.repeat = run_args.repeat;
     return run(run_args);

@@ -319,6 +319,13 @@ TrialResult judgeTrial(const Scenario& sc, const TrialRecord& record, const Orac
   }
   Seconds earliest = r.window_earliest, latest = r.window_latest;
   bool check_window = x.window == Expectation::Window::kOracle && !r.window.never;
+  // Reports count every time from what the window counts from; a file's
+  // explicit window counts from the fault.
+  if (check_window && r.window.anchor != Clock::time_point{}) {
+    r.anchor = toSeconds(r.window.anchor - fault_at);
+    r.anchor_name = r.window.anchor_name;
+  }
+  if (record.ended != Clock::time_point{}) r.observed = toSeconds(record.ended - fault_at);
   if (x.window == Expectation::Window::kExplicit) {
     earliest = toSeconds(x.earliest);
     latest = toSeconds(x.latest);
@@ -330,6 +337,8 @@ TrialResult judgeTrial(const Scenario& sc, const TrialRecord& record, const Orac
 
   const std::size_t want = expectedConnections(*peer);
   const bool live = x.max_false_positives.has_value();
+  r.window_checked = check_window && x.detected && !live;
+  r.detection_expected = x.detected && !live;
   if (live) {
     r.quality = qualityOf(sc, record);
     r.false_positives = r.quality->mistakes;
@@ -357,8 +366,10 @@ TrialResult judgeTrial(const Scenario& sc, const TrialRecord& record, const Orac
     for (const auto& d : r.detections) {
       if (check_window && (d.at < earliest || d.at > latest)) {
         if (!outside++)
-          first_outside = fmt("detected at %.3f s, outside the window ", d.at.count()) +
-                          fmt("%.3f", earliest.count()) + fmt("-%.3f s", latest.count());
+          first_outside = fmt("detected %.3f s", (d.at - r.anchor).count()) + " after " +
+                          r.anchor_name + ", outside the window " +
+                          fmt("%.3f", (earliest - r.anchor).count()) +
+                          fmt("-%.3f s", (latest - r.anchor).count());
       }
       if (x.detector && d.detector != *x.detector && !wrong_detector++)
         first_detector = "detected by " + std::string(detectorName(d.detector)) + ", expected " +

@@ -438,8 +438,10 @@ void kernelRules(const TimerWheel& wheel, const OracleInput& in, DetectionWindow
   switch (silence) {
     case Silence::kFin: {
       WindowBuilder b(wheel, w, in.connections);
-      b.anchor(in.fault_at, "the fault");
-      b.spread(-in.fault_apply_latency, nanoseconds(0));
+      // Counted from the signal: the FIN can leave before apply() sees the
+      // process gone.
+      b.anchor(in.fault_at - in.fault_apply_latency, "the kill");
+      b.spread(nanoseconds(0), in.fault_apply_latency);
       w.reasoning.push_back(
           "the process died but its kernel did not: it closes the socket and "
           "sends FIN at once (RST if unread data was queued).");
@@ -584,8 +586,8 @@ void heartbeatRules(const TimerWheel& wheel, const OracleInput& in, DetectionWin
   const Silence silence = silenceOf(in);
   WindowBuilder b(wheel, w, in.connections);
   if (silence == Silence::kFin) {
-    b.anchor(in.fault_at, "the fault");
-    b.spread(-in.fault_apply_latency, nanoseconds(0));
+    b.anchor(in.fault_at - in.fault_apply_latency, "the kill");
+    b.spread(nanoseconds(0), in.fault_apply_latency);
     w.reasoning.push_back("the process died, its kernel closes the connection: FIN at once.");
     b.finish(0, Detector::kFin);
     return;

@@ -1,16 +1,23 @@
 // The HTML page: one self-contained file (inline CSS, inline SVG, no script,
-// no address of anything to fetch), the summary table at the top, then one
-// section per scenario variant with an SVG timeline per trial drawn.
+// no address of anything to fetch). The run's facts and the summary table
+// come first, above the fold; then one section per scenario variant.
 //
-// A timeline's x axis is seconds after the fault, from a tick below the
-// earliest thing drawn to a tick above the latest; each tick carries its
-// time (data-t) so that readers and tests can relate x to t.
+// Every time on the page is after the trial's anchor (report/text.hpp,
+// RowTimes), the frame the table uses: a section draws all its trials as
+// rows of one chart on one shared axis, each row with its own window as a
+// band, so trials compare at a glance. Size stays bounded whatever the
+// scenario: a row with many detections becomes a histogram, a row with many
+// segments on the wire is binned, only the first rows are drawn one by one
+// (then one row pools every trial), and events are listed for failed trials
+// only, capped (the JSON has them all). Text lives in HTML tables, not in
+// the SVG, so no label can overlap another; the chart's only text is the
+// axis and the row names.
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
+#include <map>
 
 #include "deadpeer/report/report.hpp"
 #include "deadpeer/report/text.hpp"
@@ -20,86 +27,102 @@ namespace {
 
 using report::htmlEscape;
 
-// Trials drawn per result: all of them up to this many, else the first.
-constexpr std::size_t kMaxDrawnTrials = 5;
+// Rows drawn one by one per result; more trials add one pooled row.
+constexpr std::size_t kMaxRows = 12;
+// A row with more detections than this draws their histogram.
+constexpr std::size_t kMaxDetectionDots = 12;
+// A row with more segments than this bins them per kind.
+constexpr std::size_t kMaxWireGlyphs = 60;
+// Event lines listed per failed trial.
+constexpr std::size_t kMaxEventLines = 60;
+// Detections listed by time in the trials table.
+constexpr std::size_t kMaxListedDetections = 5;
 
-// Geometry of one timeline, in SVG user units.
+// Geometry of a chart, in SVG user units.
 constexpr double kWidth = 960;
-constexpr double kLeft = 70;
-constexpr double kRight = 30;
+constexpr double kLeft = 96;
+constexpr double kRight = 16;
 constexpr double kPlotWidth = kWidth - kLeft - kRight;
-constexpr double kTop = 20;       // top of the band and of the vertical markers
-constexpr double kLineY = 68;     // the connection
-constexpr double kAxisY = 112;    // the x axis
-constexpr double kLegendY = 160;  // first legend row
-constexpr double kLegendRow = 18;
-constexpr double kLegendItem = 125;
-constexpr double kLastActivityLabel = 80;  // width of "last activity" at 11 px
+constexpr double kRowHeight = 30;
+constexpr double kHistogramRowHeight = 54;
+constexpr double kAxisHeight = 40;
+constexpr double kBinWidth = 5;  // histogram and wire bins
 
 std::string num(double v) {
   char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.2f", v);
+  std::snprintf(buffer, sizeof buffer, "%.1f", v);
   return buffer;
 }
 
-enum class Shape { kCircle, kTriangleUp, kTriangleDown, kSquare, kCross, kDiamond };
+std::string withUnit(Seconds s) { return report::secondsText(s) + " s"; }
 
-// How each kind of wire mark is drawn: one row per kind, not an if-chain.
+enum class Shape { kCircle, kTriangleUp, kTriangleDown, kSquare, kCross, kDiamond, kBar };
+
+// How each kind of mark is drawn: one row per kind, not an if-chain.
 struct Glyph {
   std::string_view kind;
   std::string_view label;
   std::string_view colour;
   Shape shape;
-  double dy;  // offset from the connection line: sent above, answers below
+  double dy;  // from the row's line: sent above, answers below
 };
 constexpr Glyph kGlyphs[] = {
-    {"probe", "probe", "#1f6fd1", Shape::kCircle, -12},
-    {"ping", "PING", "#7b2cbf", Shape::kTriangleUp, -12},
-    {"pong", "PONG", "#7b2cbf", Shape::kTriangleDown, 12},
+    {"probe", "keepalive/window probe", "#1f6fd1", Shape::kCircle, -7},
+    {"probe-ack", "probe ACK", "#74a9e8", Shape::kCircle, 7},
+    {"ping", "PING", "#7b2cbf", Shape::kTriangleUp, -7},
+    {"pong", "PONG", "#b185db", Shape::kTriangleDown, 7},
     {"data", "data", "#6c757d", Shape::kSquare, 0},
-    {"rst", "RST", "#d00000", Shape::kCross, 0},
+    {"rst", "RST", "#9d0208", Shape::kCross, 0},
     {"fin", "FIN", "#212529", Shape::kDiamond, 0},
-    {"icmp", "ICMP error", "#e85d04", Shape::kDiamond, 12},
+    {"icmp", "ICMP error", "#e85d04", Shape::kDiamond, 7},
 };
-constexpr Glyph kOtherGlyph = {"", "other", "#adb5bd", Shape::kCircle, 0};
+constexpr Glyph kOtherGlyph = {"", "other segment", "#adb5bd", Shape::kCircle, 0};
+// Instants of the trial, drawn as ticks across its row.
+constexpr Glyph kFaultGlyph = {"fault", "fault", "#d00000", Shape::kBar, 0};
+constexpr Glyph kRevertGlyph = {"revert", "fault reverted", "#2b9348", Shape::kBar, 0};
+// Detections: in their window, outside a window they were held to, and
+// not held to any (a live peer's mistake, an external program's exit).
+constexpr Glyph kInWindow = {"in", "detection in its window", "#007f5f", Shape::kCircle, 0};
+constexpr Glyph kOutside = {"out", "detection outside its window", "#c1121f", Shape::kCircle, 0};
+constexpr Glyph kUnjudged = {"unjudged", "detection (no window)", "#495057", Shape::kCircle, 0};
 
-const Glyph* glyphFor(std::string_view kind) {
-  for (const Glyph& g : kGlyphs) {
-    if (g.kind == kind) return &g;
-  }
-  return nullptr;
+const Glyph& glyphFor(std::string_view kind) {
+  for (const Glyph& g : kGlyphs)
+    if (g.kind == kind) return g;
+  return kOtherGlyph;
 }
 
-// Vertical markers (timeline marks that are instants of the trial, not
-// segments on the wire).
-bool isVerticalMark(std::string_view kind) {
+bool isInstant(std::string_view kind) {
   return kind == "fault" || kind == "revert" || kind == "last-activity" || kind == "warmup" ||
          kind == "detected";
 }
 
-std::string shapeSvg(Shape shape, double x, double y, std::string_view colour, double r = 4.5) {
+std::string shapeSvg(Shape shape, double x, double y, std::string_view colour, double r = 3.5) {
   const std::string c(colour);
   switch (shape) {
     case Shape::kCircle:
       return "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"" + num(r) + "\" fill=\"" +
              c + "\"/>";
     case Shape::kTriangleUp:
-      return "<polygon points=\"" + num(x) + "," + num(y - r) + " " + num(x - r) + "," +
-             num(y + r) + " " + num(x + r) + "," + num(y + r) + "\" fill=\"" + c + "\"/>";
+      return "<path d=\"M" + num(x) + " " + num(y - r) + "L" + num(x - r) + " " + num(y + r) + "H" +
+             num(x + r) + "Z\" fill=\"" + c + "\"/>";
     case Shape::kTriangleDown:
-      return "<polygon points=\"" + num(x) + "," + num(y + r) + " " + num(x - r) + "," +
-             num(y - r) + " " + num(x + r) + "," + num(y - r) + "\" fill=\"" + c + "\"/>";
+      return "<path d=\"M" + num(x) + " " + num(y + r) + "L" + num(x - r) + " " + num(y - r) + "H" +
+             num(x + r) + "Z\" fill=\"" + c + "\"/>";
     case Shape::kSquare:
       return "<rect x=\"" + num(x - r * 0.8) + "\" y=\"" + num(y - r * 0.8) + "\" width=\"" +
              num(r * 1.6) + "\" height=\"" + num(r * 1.6) + "\" fill=\"" + c + "\"/>";
     case Shape::kCross:
       return "<path d=\"M" + num(x - r) + " " + num(y - r) + "L" + num(x + r) + " " + num(y + r) +
              "M" + num(x - r) + " " + num(y + r) + "L" + num(x + r) + " " + num(y - r) +
-             "\" stroke=\"" + c + "\" stroke-width=\"2.5\" fill=\"none\"/>";
+             "\" stroke=\"" + c + "\" stroke-width=\"2\"/>";
     case Shape::kDiamond:
-      return "<polygon points=\"" + num(x) + "," + num(y - r) + " " + num(x + r) + "," + num(y) +
-             " " + num(x) + "," + num(y + r) + " " + num(x - r) + "," + num(y) + "\" fill=\"" + c +
+      return "<path d=\"M" + num(x) + " " + num(y - r) + "L" + num(x + r) + " " + num(y) + "L" +
+             num(x) + " " + num(y + r) + "L" + num(x - r) + " " + num(y) + "Z\" fill=\"" + c +
              "\"/>";
+    case Shape::kBar:
+      return "<path d=\"M" + num(x) + " " + num(y - 2.5 * r) + "V" + num(y + 2.5 * r) +
+             "\" stroke=\"" + c + "\" stroke-width=\"2\"/>";
   }
   return "";
 }
@@ -110,29 +133,15 @@ std::string familyName(int family) {
   return "";
 }
 
-
 std::string verdictBadge(ScenarioResult::Verdict v) {
   return "<span class=\"verdict " + report::verdictKey(v) + "\">" + std::string(verdictName(v)) +
          "</span>";
 }
 
-std::string secondsWithUnit(Seconds s) { return report::secondsText(s) + " s"; }
-
-std::string detectionText(const Detection& d) {
-  std::string text =
-      "detected by " + std::string(detectorName(d.detector)) + " at " + secondsWithUnit(d.at);
-  if (d.error != 0) text += " (" + report::errnoName(d.error) + ")";
-  if (!d.peer.empty()) {
-    text += ", " + d.peer;
-    if (d.connection >= 0) text += "#" + std::to_string(d.connection);
-  }
-  return text;
-}
-
 std::string qualityText(const QualityMetrics& q) {
-  std::string text = std::to_string(q.mistakes) + " mistake(s) in " + secondsWithUnit(q.observed);
-  if (q.t_mr) text += ", T_MR " + secondsWithUnit(*q.t_mr);
-  if (q.t_m) text += ", T_M " + secondsWithUnit(*q.t_m);
+  std::string text = std::to_string(q.mistakes) + " mistake(s) in " + withUnit(q.observed);
+  if (q.t_mr) text += ", T_MR " + withUnit(*q.t_mr);
+  if (q.t_m) text += ", T_M " + withUnit(*q.t_m);
   if (q.p_a) {
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%.6f", *q.p_a);
@@ -151,6 +160,9 @@ struct Axis {
 
   double x(double t) const { return kLeft + (t - t0) / (t1 - t0) * kPlotWidth; }
   double x(Seconds t) const { return x(t.count()); }
+  bool contains(Seconds t) const {
+    return std::isfinite(t.count()) && t.count() >= t0 && t.count() <= t1;
+  }
   std::string label(double t) const {
     if (std::fabs(t) < step / 2) t = 0;  // never "-0"
     char buffer[48];
@@ -180,20 +192,105 @@ Axis makeAxis(double lo, double hi) {
   return axis;
 }
 
-std::string timelineSvg(const TrialResult& trial) {
-  // What is drawn decides the range.
-  std::vector<const TimelineMark*> wire;
-  std::vector<const TimelineMark*> vertical;
-  for (const TimelineMark& mark : trial.timeline) {
-    if (!std::isfinite(mark.at.count())) continue;
-    (isVerticalMark(mark.kind) ? vertical : wire).push_back(&mark);
+// Kinds drawn in one chart, for its legend.
+struct Drawn {
+  std::vector<const Glyph*> glyphs;
+  bool band = false;
+  void add(const Glyph& g) {
+    if (std::find(glyphs.begin(), glyphs.end(), &g) == glyphs.end()) glyphs.push_back(&g);
   }
-  const bool has_last_activity_mark =
-      std::any_of(vertical.begin(), vertical.end(),
-                  [](const TimelineMark* m) { return m->kind == "last-activity"; });
-  const bool has_band = !trial.window.never && std::isfinite(trial.window_earliest.count()) &&
-                        std::isfinite(trial.window_latest.count());
+};
 
+// One detection after the anchor, and how it was judged.
+struct Dot {
+  Seconds at{};
+  const Glyph* glyph = &kUnjudged;
+  std::string title;
+};
+
+std::vector<Dot> dotsOf(const TrialResult& trial) {
+  std::vector<Dot> dots;
+  for (const Detection& d : trial.detections) {
+    if (!std::isfinite(d.at.count())) continue;
+    Dot dot;
+    dot.at = d.at - trial.anchor;
+    if (trial.window_checked)
+      dot.glyph =
+          d.at >= trial.window_earliest && d.at <= trial.window_latest ? &kInWindow : &kOutside;
+    dot.title = "detected by " + std::string(detectorName(d.detector)) + " " + withUnit(dot.at) +
+                " after the " + report::anchorShortName(trial.anchor_name);
+    if (d.error != 0) dot.title += " (" + report::errnoName(d.error) + ")";
+    if (!d.peer.empty())
+      dot.title += ", " + d.peer + (d.connection >= 0 ? "#" + std::to_string(d.connection) : "");
+    dots.push_back(std::move(dot));
+  }
+  return dots;
+}
+
+// A histogram of dots in a row: one bar per bin, stacked by glyph.
+std::string histogramSvg(const std::vector<Dot>& dots, const Axis& axis, double y_base,
+                         double height, Drawn& drawn) {
+  const std::size_t bins = static_cast<std::size_t>(kPlotWidth / kBinWidth) + 1;
+  std::map<const Glyph*, std::vector<int>> counts;
+  int top = 0;
+  std::vector<int> total(bins, 0);
+  for (const Dot& dot : dots) {
+    if (!axis.contains(dot.at)) continue;
+    const std::size_t bin =
+        std::min(bins - 1, static_cast<std::size_t>((axis.x(dot.at) - kLeft) / kBinWidth));
+    auto& row = counts[dot.glyph];
+    row.resize(bins, 0);
+    ++row[bin];
+    top = std::max(top, ++total[bin]);
+  }
+  std::string out;
+  std::vector<int> stacked(bins, 0);
+  for (const Glyph* g : {&kInWindow, &kOutside, &kUnjudged}) {
+    auto it = counts.find(g);
+    if (it == counts.end()) continue;
+    drawn.add(*g);
+    std::string path;
+    for (std::size_t b = 0; b < bins; ++b) {
+      const int n = it->second[b];
+      if (n == 0) continue;
+      const double h = height * n / top;
+      const double y = y_base - height * stacked[b] / top - h;
+      path += "M" + num(kLeft + b * kBinWidth) + " " + num(y) + "h" + num(kBinWidth - 1) + "v" +
+              num(h) + "h" + num(1 - kBinWidth) + "Z";
+      stacked[b] += n;
+    }
+    out += "<path d=\"" + path + "\" fill=\"" + std::string(g->colour) + "\"><title>" +
+           htmlEscape(std::string(g->label)) + "</title></path>\n";
+  }
+  return out;
+}
+
+struct ChartRow {
+  std::string label;
+  bool failed = false;
+  const TrialResult* trial = nullptr;  // null: the pooled row
+  std::vector<Dot> dots;
+};
+
+std::string chartSvg(const ScenarioResult& result, Drawn& drawn, std::size_t& hidden_marks) {
+  std::vector<ChartRow> rows;
+  const std::size_t drawn_trials = std::min(result.trials.size(), kMaxRows);
+  for (std::size_t i = 0; i < drawn_trials; ++i) {
+    const TrialResult& t = result.trials[i];
+    rows.push_back({"trial " + std::to_string(t.trial), !t.passed, &t, dotsOf(t)});
+  }
+  if (drawn_trials < result.trials.size()) {
+    ChartRow pooled{"all " + std::to_string(result.trials.size()), false, nullptr, {}};
+    for (const TrialResult& t : result.trials) {
+      std::vector<Dot> d = dotsOf(t);
+      pooled.dots.insert(pooled.dots.end(), d.begin(), d.end());
+      pooled.failed = pooled.failed || !t.passed;
+    }
+    rows.push_back(std::move(pooled));
+  }
+
+  // The range: the anchor, the faults, the windows, the detections; for a
+  // trial without detections, the end of its watch.
   double lo = 0;
   double hi = 0;
   auto include = [&](Seconds s) {
@@ -201,346 +298,279 @@ std::string timelineSvg(const TrialResult& trial) {
     lo = std::min(lo, s.count());
     hi = std::max(hi, s.count());
   };
-  for (const TimelineMark& mark : trial.timeline) include(mark.at);
-  for (const Detection& d : trial.detections) include(d.at);
-  if (!has_last_activity_mark) include(trial.last_activity);
-  if (has_band) {
-    include(trial.window_earliest);
-    include(trial.window_latest);
+  for (const TrialResult& t : result.trials) {
+    include(-t.anchor);
+    if (t.window_checked) {
+      include(t.window_earliest - t.anchor);
+      include(t.window_latest - t.anchor);
+    }
+    for (const Detection& d : t.detections) include(d.at - t.anchor);
+    for (const TimelineMark& m : t.timeline)
+      if (m.kind == "revert") include(m.at - t.anchor);
+    if (t.detections.empty()) include(t.observed - t.anchor);
   }
+  // Room for what preceded the anchor (the last segments before it).
+  lo -= (hi - lo) * 0.04;
   const Axis axis = makeAxis(lo, hi);
 
-  std::vector<std::string> legend;  // one SVG fragment per item, drawn at (0, 0)
-  auto legendItem = [&](const std::string& symbol, std::string_view label) {
-    legend.push_back(symbol + "<text x=\"12\" y=\"4\">" + htmlEscape(label) + "</text>");
-  };
-  auto legendLine = [&](std::string_view colour, std::string_view dash, double width,
-                        std::string_view label) {
-    legendItem("<line x1=\"0\" y1=\"-7\" x2=\"0\" y2=\"7\" stroke=\"" + std::string(colour) +
-                   "\" stroke-width=\"" + num(width) + "\"" +
-                   (dash.empty() ? "" : " stroke-dasharray=\"" + std::string(dash) + "\"") + "/>",
-               label);
-  };
+  double height = 8;
+  for (const ChartRow& row : rows) {
+    const bool histogram = row.dots.size() > kMaxDetectionDots;
+    height += histogram ? kHistogramRowHeight : kRowHeight;
+  }
+  const double plot_bottom = height;
+  height += kAxisHeight;
 
   std::string body;
-  // The oracle's window, under everything else.
-  if (has_band) {
-    const double x0 = axis.x(trial.window_earliest);
-    const double x1 = axis.x(trial.window_latest);
-    std::string title = "oracle window " + secondsWithUnit(trial.window_earliest) + " to " +
-                        secondsWithUnit(trial.window_latest);
-    if (trial.window.detector != Detector::kNone)
-      title += ": " + std::string(detectorName(trial.window.detector));
-    if (trial.window.error != 0) title += " " + report::errnoName(trial.window.error);
-    if (!trial.window.anchor_name.empty()) title += ", counted from " + trial.window.anchor_name;
-    body += "<rect class=\"window\" x=\"" + num(x0) + "\" y=\"" + num(kTop) + "\" width=\"" +
-            num(std::max(0.0, x1 - x0)) + "\" height=\"" + num(kAxisY - kTop) +
-            "\" fill=\"#2b9348\" fill-opacity=\"0.2\" stroke=\"#2b9348\" "
-            "stroke-opacity=\"0.5\"><title>" +
-            htmlEscape(title) + "</title></rect>\n";
-    legendItem(
-        "<rect x=\"-6\" y=\"-7\" width=\"12\" height=\"14\" fill=\"#2b9348\" fill-opacity=\"0.2\" "
-        "stroke=\"#2b9348\" stroke-opacity=\"0.5\"/>",
-        "oracle window");
-  } else {
-    std::string note = "oracle: never detected";
-    if (!trial.window.reason.empty()) note += " (" + trial.window.reason + ")";
-    body += "<text class=\"note\" x=\"" + num(kWidth - kRight) + "\" y=\"" + num(kTop - 6) +
-            "\" text-anchor=\"end\">" + htmlEscape(note) + "</text>\n";
-  }
-
-  // Ticks and grid.
-  body += "<line class=\"axis\" x1=\"" + num(kLeft) + "\" y1=\"" + num(kAxisY) + "\" x2=\"" +
-          num(kLeft + kPlotWidth) + "\" y2=\"" + num(kAxisY) + "\" stroke=\"#495057\"/>\n";
+  // Grid and axis.
   const int ticks = static_cast<int>(std::lround((axis.t1 - axis.t0) / axis.step));
+  std::string grid;
+  std::string labels;
   for (int i = 0; i <= ticks; ++i) {
     const double t = axis.t0 + i * axis.step;
     const std::string x = num(axis.x(t));
-    const std::string label = axis.label(t);
-    body += "<g class=\"tick\" data-t=\"" + label + "\"><line x1=\"" + x + "\" y1=\"" + num(kTop) +
-            "\" x2=\"" + x + "\" y2=\"" + num(kAxisY) + "\" stroke=\"#e9ecef\"/><line x1=\"" + x +
-            "\" y1=\"" + num(kAxisY) + "\" x2=\"" + x + "\" y2=\"" + num(kAxisY + 5) +
-            "\" stroke=\"#495057\"/><text x=\"" + x + "\" y=\"" + num(kAxisY + 17) +
-            "\" text-anchor=\"middle\">" + label + "</text></g>\n";
+    grid += "M" + x + " 4V" + num(plot_bottom + 4);
+    labels += "<text class=\"tick\" data-t=\"" + axis.label(t) + "\" x=\"" + x + "\" y=\"" +
+              num(plot_bottom + 18) + "\" text-anchor=\"middle\">" + axis.label(t) + "</text>";
   }
+  body += "<path class=\"grid\" d=\"" + grid + "\" stroke=\"#e9ecef\"/>\n";
+  body += "<path class=\"axis\" d=\"M" + num(kLeft) + " " + num(plot_bottom + 4) + "H" +
+          num(kLeft + kPlotWidth) + "\" stroke=\"#495057\"/>\n" + labels + "\n";
+  const report::RowTimes times = report::rowTimes(result);
   body += "<text class=\"axis-title\" x=\"" + num(kLeft + kPlotWidth) + "\" y=\"" +
-          num(kAxisY + 33) + "\" text-anchor=\"end\">seconds after the fault</text>\n";
+          num(plot_bottom + 34) + "\" text-anchor=\"end\">" +
+          htmlEscape("seconds after the " + (times.earliest ? times.from : std::string("fault"))) +
+          "</text>\n";
 
-  // The connection, until it was declared dead.
-  double line_end = axis.t1;
-  if (!trial.detections.empty() && std::isfinite(trial.detections.front().at.count())) {
-    line_end = trial.detections.front().at.count();
-  }
-  body += "<line class=\"connection\" x1=\"" + num(kLeft) + "\" y1=\"" + num(kLineY) + "\" x2=\"" +
-          num(axis.x(line_end)) + "\" y2=\"" + num(kLineY) +
-          "\" stroke=\"#343a40\" stroke-width=\"2\"><title>"
-          "the connection</title></line>\n";
-
-  // Instants: fault, revert, last activity, warm-up.
-  auto verticalMarker = [&](std::string_view cls, Seconds at, std::string_view colour,
-                            std::string_view dash, std::string_view label, double label_y,
-                            std::string_view anchor, const std::string& title) {
-    const std::string x = num(axis.x(at));
-    body += "<g class=\"" + std::string(cls) + "\"><line x1=\"" + x + "\" y1=\"" + num(kTop) +
-            "\" x2=\"" + x + "\" y2=\"" + num(kAxisY) + "\" stroke=\"" + std::string(colour) +
-            "\" stroke-width=\"1.5\"" +
-            (dash.empty() ? "" : " stroke-dasharray=\"" + std::string(dash) + "\"") +
-            "/><text x=\"" + x + "\" y=\"" + num(label_y) + "\" text-anchor=\"" +
-            std::string(anchor) + "\" fill=\"" + std::string(colour) + "\">" + htmlEscape(label) +
-            "</text><title>" + htmlEscape(title) + "</title></g>\n";
-  };
-  // Its label sits left of the line, out of the way of what follows,
-  // unless that would leave the picture.
-  auto lastActivityAnchor = [&](Seconds at) -> std::string_view {
-    return axis.x(at) - kLastActivityLabel < 0 ? "start" : "end";
-  };
-  bool has_fault = false;
-  bool has_revert = false;
-  bool has_warmup = false;
-  for (const TimelineMark* mark : vertical) {
-    const std::string title = mark->kind + " at " + secondsWithUnit(mark->at) +
-                              (mark->text.empty() ? "" : ": " + mark->text);
-    if (mark->kind == "fault") {
-      has_fault = true;
-      verticalMarker("fault", mark->at, "#d00000", "", "fault", kTop - 6, "middle", title);
-    } else if (mark->kind == "revert") {
-      has_revert = true;
-      verticalMarker("revert", mark->at, "#2b9348", "6 3", "revert", kTop - 6, "middle", title);
-    } else if (mark->kind == "last-activity") {
-      verticalMarker("last-activity", mark->at, "#6c757d", "3 3", "last activity", kTop + 10,
-                     lastActivityAnchor(mark->at), title);
-    } else if (mark->kind == "warmup") {
-      has_warmup = true;
-      verticalMarker("warmup", mark->at, "#adb5bd", "1 3", "warm-up", kTop + 10, "start", title);
+  double y = 8;
+  for (const ChartRow& row : rows) {
+    const bool histogram = row.dots.size() > kMaxDetectionDots;
+    const double row_height = histogram ? kHistogramRowHeight : kRowHeight;
+    const double mid = y + row_height / 2;
+    std::string g = "<g class=\"row" + std::string(row.failed ? " failed" : "") + "\">";
+    g += "<text class=\"row-label\" x=\"" + num(kLeft - 8) + "\" y=\"" + num(mid + 4) +
+         "\" text-anchor=\"end\">" + htmlEscape(row.label) + "</text>";
+    const TrialResult* t = row.trial;
+    // The window, under everything else.
+    auto band = [&](const TrialResult& trial, double opacity) {
+      if (!trial.window_checked) return;
+      const Seconds a = trial.window_earliest - trial.anchor;
+      const Seconds b = trial.window_latest - trial.anchor;
+      drawn.band = true;
+      g += "<rect class=\"window\" x=\"" + num(axis.x(a)) + "\" y=\"" + num(y + 3) + "\" width=\"" +
+           num(std::max(1.0, axis.x(b) - axis.x(a))) + "\" height=\"" + num(row_height - 6) +
+           "\" fill=\"#2b9348\" fill-opacity=\"" + num(opacity) + "\"><title>" +
+           htmlEscape("window " + withUnit(a) + " to " + withUnit(b) + " after the " +
+                      report::anchorShortName(trial.anchor_name)) +
+           "</title></rect>";
+    };
+    if (t) {
+      band(*t, 0.22);
+    } else {
+      for (const TrialResult& trial : result.trials) band(trial, 0.22 / 4);
     }
-  }
-  if (!has_fault) {
-    verticalMarker("fault", Seconds{0}, "#d00000", "", "fault", kTop - 6, "middle", "fault at 0 s");
-  }
-  if (!has_last_activity_mark && std::isfinite(trial.last_activity.count())) {
-    verticalMarker("last-activity", trial.last_activity, "#6c757d", "3 3", "last activity",
-                   kTop + 10, lastActivityAnchor(trial.last_activity),
-                   "last activity at " + secondsWithUnit(trial.last_activity));
-  }
-  legendLine("#d00000", "", 1.5, "fault");
-  if (has_revert) legendLine("#2b9348", "6 3", 1.5, "revert");
-  legendLine("#6c757d", "3 3", 1.5, "last activity");
-  if (has_warmup) legendLine("#adb5bd", "1 3", 1.5, "warm-up");
-
-  // Segments on the wire.
-  std::vector<std::string_view> kinds_drawn;
-  bool other_drawn = false;
-  for (const TimelineMark* mark : wire) {
-    const Glyph* known = glyphFor(mark->kind);
-    const Glyph& glyph = known ? *known : kOtherGlyph;
-    if (known &&
-        std::find(kinds_drawn.begin(), kinds_drawn.end(), glyph.kind) == kinds_drawn.end()) {
-      kinds_drawn.push_back(glyph.kind);
-    }
-    other_drawn = other_drawn || !known;
-    const std::string title = mark->kind + " at " + secondsWithUnit(mark->at) +
-                              (mark->text.empty() ? "" : ": " + mark->text);
-    body += "<g class=\"mark " + htmlEscape(mark->kind) + "\">" +
-            shapeSvg(glyph.shape, axis.x(mark->at), kLineY + glyph.dy, glyph.colour) + "<title>" +
-            htmlEscape(title) + "</title></g>\n";
-  }
-  for (const Glyph& glyph : kGlyphs) {
-    if (std::find(kinds_drawn.begin(), kinds_drawn.end(), glyph.kind) != kinds_drawn.end()) {
-      legendItem(shapeSvg(glyph.shape, 0, 0, glyph.colour), glyph.label);
-    }
-  }
-  if (other_drawn)
-    legendItem(shapeSvg(kOtherGlyph.shape, 0, 0, kOtherGlyph.colour), kOtherGlyph.label);
-
-  // The detections, bold, on top: green inside the window, red outside.
-  bool drawn_inside = false;
-  bool drawn_outside = false;
-  auto detectionMarker = [&](Seconds at, const std::string& title, bool first) {
-    const bool inside = has_band && at >= trial.window_earliest && at <= trial.window_latest;
-    (inside ? drawn_inside : drawn_outside) = true;
-    const std::string colour = inside ? "#007f5f" : "#c1121f";
-    const std::string x = num(axis.x(at));
-    body += "<g class=\"detection\"><line x1=\"" + x + "\" y1=\"" + num(kTop + 14) + "\" x2=\"" +
-            x + "\" y2=\"" + num(kAxisY) + "\" stroke=\"" + colour +
-            "\" stroke-width=\"3\"/><circle cx=\"" + x + "\" cy=\"" + num(kLineY) +
-            "\" r=\"7\" fill=\"" + colour + "\" stroke=\"#fff\" stroke-width=\"1.5\"/>" +
-            (first ? "<text x=\"" + x + "\" y=\"" + num(kTop + 10) +
-                         "\" text-anchor=\"middle\" font-weight=\"bold\" fill=\"" + colour + "\">" +
-                         htmlEscape(secondsWithUnit(at)) + "</text>"
-                   : "") +
-            "<title>" + htmlEscape(title) + "</title></g>\n";
-  };
-  bool first = true;
-  for (const Detection& d : trial.detections) {
-    if (!std::isfinite(d.at.count())) continue;
-    detectionMarker(d.at, detectionText(d), first);
-    first = false;
-  }
-  if (trial.detections.empty()) {
-    for (const TimelineMark* mark : vertical) {
-      if (mark->kind != "detected") continue;
-      detectionMarker(mark->at,
-                      "detected at " + secondsWithUnit(mark->at) +
-                          (mark->text.empty() ? "" : ": " + mark->text),
-                      first);
-      first = false;
-    }
-  }
-  if (drawn_inside)
-    legendItem("<circle cx=\"0\" cy=\"0\" r=\"6\" fill=\"#007f5f\"/>", "detection (in window)");
-  if (drawn_outside)
-    legendItem("<circle cx=\"0\" cy=\"0\" r=\"6\" fill=\"#c1121f\"/>", "detection (outside)");
-
-  // The legend, in rows below the axis.
-  const std::size_t per_row = static_cast<std::size_t>(kPlotWidth / kLegendItem);
-  std::string legend_svg = "<g class=\"legend\">";
-  for (std::size_t i = 0; i < legend.size(); ++i) {
-    const double x = kLeft + 6 + static_cast<double>(i % per_row) * kLegendItem;
-    const double y = kLegendY + static_cast<double>(i / per_row) * kLegendRow;
-    legend_svg += "<g transform=\"translate(" + num(x) + "," + num(y) + ")\">" + legend[i] + "</g>";
-  }
-  legend_svg += "</g>\n";
-  const std::size_t rows = (legend.size() + per_row - 1) / per_row;
-  const double height = kLegendY + static_cast<double>(rows) * kLegendRow;
-
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" viewBox=\"0 0 " +
-                    num(kWidth) + " " + num(height) + "\" width=\"" + num(kWidth) + "\" height=\"" +
-                    num(height) + "\" role=\"img\" aria-label=\"timeline of trial " +
-                    std::to_string(trial.trial) + "\">\n";
-  svg += body;
-  svg += legend_svg;
-  svg += "</svg>\n";
-  return svg;
-}
-
-std::string factRow(std::string_view name, const std::string& value_html) {
-  return "<tr><th>" + htmlEscape(name) + "</th><td>" + value_html + "</td></tr>\n";
-}
-
-std::string trialFacts(const TrialResult& trial) {
-  std::string out = "<table class=\"facts\">\n";
-  std::string detections;
-  for (const Detection& d : trial.detections) {
-    detections += (detections.empty() ? "" : "<br/>") + htmlEscape(detectionText(d));
-  }
-  out += factRow("detections", detections.empty() ? "none" : detections);
-  std::string window;
-  if (trial.window.never) {
-    window = "never" + (trial.window.reason.empty() ? "" : ": " + trial.window.reason);
-  } else {
-    window = secondsWithUnit(trial.window_earliest) + " to " + secondsWithUnit(trial.window_latest);
-    if (trial.window.detector != Detector::kNone)
-      window += " by " + std::string(detectorName(trial.window.detector));
-    if (trial.window.error != 0) window += " (" + report::errnoName(trial.window.error) + ")";
-    if (!trial.window.anchor_name.empty()) window += ", counted from " + trial.window.anchor_name;
-    if (trial.window.probes)
-      window += ", " + std::to_string(*trial.window.probes) + " probe(s) expected";
-  }
-  out += factRow("expected", htmlEscape(window));
-  out += factRow("last activity", htmlEscape(secondsWithUnit(trial.last_activity)));
-  std::string probes = std::to_string(trial.probes_seen);
-  if (!trial.probe_spacing.empty()) {
-    probes += ", spaced";
-    for (Seconds s : trial.probe_spacing) probes += " " + report::secondsText(s);
-    probes += " s";
-  }
-  out += factRow("probes seen", htmlEscape(probes));
-  if (trial.rst_from) out += factRow("RST from", htmlEscape(*trial.rst_from));
-  if (!trial.icmp_seen.empty()) {
-    std::string icmp;
-    for (const std::string& line : trial.icmp_seen)
-      icmp += (icmp.empty() ? "" : "<br/>") + htmlEscape(line);
-    out += factRow("ICMP", icmp);
-  }
-  out += factRow("false positives", std::to_string(trial.false_positives));
-  if (trial.quality) out += factRow("quality", htmlEscape(qualityText(*trial.quality)));
-  out += factRow("time", htmlEscape("protocol " + secondsWithUnit(trial.protocol) + ", overhead " +
-                                    secondsWithUnit(trial.overhead)));
-  out += "</table>\n";
-  return out;
-}
-
-std::string trialSection(const TrialResult& trial) {
-  std::string title = "trial " + std::to_string(trial.trial);
-  if (const std::string family = familyName(trial.family); !family.empty())
-    title += " (" + family + ")";
-  std::string out = "<div class=\"trial\">\n<h3>" + htmlEscape(title) + " " +
-                    (trial.passed ? "<span class=\"verdict pass\">passed</span>"
-                                  : "<span class=\"verdict fail\">failed</span>") +
-                    "</h3>\n";
-  if (!trial.failures.empty()) {
-    out += "<ul class=\"failures\">\n";
-    for (const std::string& failure : trial.failures)
-      out += "<li>" + htmlEscape(failure) + "</li>\n";
-    out += "</ul>\n";
-  }
-  out += timelineSvg(trial);
-  out += trialFacts(trial);
-  if (!trial.window.reasoning.empty()) {
-    out += "<details><summary>oracle reasoning</summary><ol>\n";
-    for (const std::string& step : trial.window.reasoning)
-      out += "<li>" + htmlEscape(step) + "</li>\n";
-    out += "</ol></details>\n";
-  }
-  if (!trial.events.empty()) {
-    const std::optional<Event::Clock::time_point> zero = report::faultTime(trial);
-    out += "<details><summary>events (" + std::to_string(trial.events.size()) + ")</summary><pre>";
-    for (const Event& e : trial.events) {
-      std::string line;
-      if (zero) {
-        char stamp[32];
-        std::snprintf(stamp, sizeof stamp, "%+10.6f ", Seconds(e.at - *zero).count());
-        line = stamp;
+    if (t) {
+      // The connection until it was declared dead.
+      double end = axis.t1;
+      if (!t->detections.empty()) end = (t->detections.front().at - t->anchor).count();
+      end = std::clamp(end, axis.t0, axis.t1);
+      g += "<path class=\"connection\" d=\"M" + num(kLeft) + " " + num(mid) + "H" +
+           num(axis.x(end)) + "\" stroke=\"#adb5bd\" stroke-width=\"1.5\"/>";
+      // Segments on the wire; binned per kind when there are many.
+      std::vector<const TimelineMark*> wire;
+      for (const TimelineMark& m : t->timeline) {
+        if (isInstant(m.kind)) continue;
+        if (!axis.contains(m.at - t->anchor)) {
+          ++hidden_marks;
+          continue;
+        }
+        wire.push_back(&m);
       }
-      line += e.peer;
-      if (e.connection >= 0) line += "#" + std::to_string(e.connection);
-      line += " " + std::string(eventKindName(e.kind));
-      if (e.kind == EventKind::kDetected) line += " " + std::string(detectorName(e.detector));
-      if (e.error != 0) line += " " + report::errnoName(e.error);
-      if (!e.text.empty()) line += " " + e.text;
-      out += htmlEscape(line) + "\n";
+      if (wire.size() <= kMaxWireGlyphs) {
+        for (const TimelineMark* m : wire) {
+          const Glyph& glyph = glyphFor(m->kind);
+          drawn.add(glyph);
+          const Seconds at = m->at - t->anchor;
+          g += "<g>" + shapeSvg(glyph.shape, axis.x(at), mid + glyph.dy, glyph.colour) + "<title>" +
+               htmlEscape(m->kind + " " + withUnit(at) + (m->text.empty() ? "" : ": " + m->text)) +
+               "</title></g>";
+        }
+      } else {
+        std::map<std::pair<const Glyph*, long>, int> bins;
+        for (const TimelineMark* m : wire) {
+          const long bin = std::lround((axis.x(m->at - t->anchor) - kLeft) / kBinWidth);
+          ++bins[{&glyphFor(m->kind), bin}];
+        }
+        for (const auto& [key, n] : bins) {
+          drawn.add(*key.first);
+          g += "<g>" +
+               shapeSvg(key.first->shape, kLeft + key.second * kBinWidth, mid + key.first->dy,
+                        key.first->colour) +
+               "<title>" + htmlEscape(std::to_string(n) + " x " + std::string(key.first->label)) +
+               "</title></g>";
+        }
+      }
+      // The fault and its revert, as ticks across the row.
+      for (const TimelineMark& m : t->timeline) {
+        if (m.kind != "fault" && m.kind != "revert") continue;
+        const Glyph& glyph = m.kind == "fault" ? kFaultGlyph : kRevertGlyph;
+        const Seconds at = m.at - t->anchor;
+        if (!axis.contains(at)) continue;
+        drawn.add(glyph);
+        g += "<g>" + shapeSvg(glyph.shape, axis.x(at), mid, glyph.colour, row_height / 6) +
+             "<title>" + htmlEscape(m.kind + " " + withUnit(at) + ": " + m.text) + "</title></g>";
+      }
+      if (std::none_of(t->timeline.begin(), t->timeline.end(),
+                       [](const TimelineMark& m) { return m.kind == "fault"; }) &&
+          axis.contains(-t->anchor)) {
+        drawn.add(kFaultGlyph);
+        g += "<g>" +
+             shapeSvg(kFaultGlyph.shape, axis.x(-t->anchor), mid, kFaultGlyph.colour,
+                      row_height / 6) +
+             "<title>fault</title></g>";
+      }
     }
-    out += "</pre></details>\n";
+    // Detections: dots, or their histogram.
+    if (histogram) {
+      g += histogramSvg(row.dots, axis, y + row_height - 3, row_height - 8, drawn);
+    } else {
+      for (const Dot& dot : row.dots) {
+        if (!axis.contains(dot.at)) continue;
+        drawn.add(*dot.glyph);
+        g += "<g class=\"detection\">" +
+             shapeSvg(dot.glyph->shape, axis.x(dot.at), mid, dot.glyph->colour, 5.5) + "<title>" +
+             htmlEscape(dot.title) + "</title></g>";
+      }
+    }
+    g += "</g>\n";
+    body += g;
+    y += row_height;
   }
-  out += "</div>\n";
+  // The anchor, across every row.
+  body += "<path class=\"anchor\" d=\"M" + num(axis.x(0.0)) + " 4V" + num(plot_bottom + 4) +
+          "\" stroke=\"#343a40\" stroke-dasharray=\"3 3\"/>\n";
+
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 " + num(kWidth) +
+         " " + num(height) + "\" width=\"" + num(kWidth) + "\" height=\"" + num(height) +
+         "\" role=\"img\" aria-label=\"" + htmlEscape("trials of " + result.name + " on one axis") +
+         "\">\n" + body + "</svg>\n";
+}
+
+std::string legendHtml(const Drawn& drawn, bool has_anchor) {
+  std::string out = "<ul class=\"legend\">";
+  auto item = [&](const std::string& svg, std::string_view label) {
+    out +=
+        "<li><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"-7 -7 14 14\" width=\"14\" "
+        "height=\"14\">" +
+        svg + "</svg>" + htmlEscape(label) + "</li>";
+  };
+  if (drawn.band)
+    item(
+        "<rect x=\"-6\" y=\"-6\" width=\"12\" height=\"12\" fill=\"#2b9348\" "
+        "fill-opacity=\"0.3\"/>",
+        "window");
+  if (has_anchor)
+    item("<path d=\"M0 -6V6\" stroke=\"#343a40\" stroke-dasharray=\"3 3\"/>", "anchor (0)");
+  for (const Glyph* g : drawn.glyphs) {
+    const double r = g->shape == Shape::kBar                                  ? 2.2
+                     : (g == &kInWindow || g == &kOutside || g == &kUnjudged) ? 5
+                                                                              : 3.5;
+    item(shapeSvg(g->shape, 0, 0, g->colour, r), g->label);
+  }
+  out += "</ul>\n";
   return out;
 }
 
-// Trials that are not drawn still get a line each.
-std::string trialList(const ScenarioResult& result) {
+std::string detectionsCell(const TrialResult& trial) {
+  if (trial.quality && !trial.detection_expected) return qualityText(*trial.quality);
+  if (trial.detections.empty())
+    return "none in " + withUnit(trial.observed - trial.anchor) + " after the " +
+           report::anchorShortName(trial.anchor_name);
+  std::vector<Seconds> since;
+  for (const Detection& d : trial.detections) since.push_back(d.at - trial.anchor);
+  if (since.size() <= kMaxListedDetections) {
+    std::string out;
+    for (Seconds s : since) out += (out.empty() ? "" : ", ") + withUnit(s);
+    return out;
+  }
+  const std::optional<Percentiles> p = percentiles(since);
+  return std::to_string(since.size()) + ": p50 " + withUnit(p->p50) + ", p99 " + withUnit(p->p99) +
+         ", max " + withUnit(p->max);
+}
+
+std::string trialsTable(const ScenarioResult& result) {
   std::string out =
-      "<table class=\"trials\"><tr><th>trial</th><th>verdict</th><th>detections</th>"
-      "<th>failures</th></tr>\n";
-  for (const TrialResult& trial : result.trials) {
-    std::string detections;
-    for (const Detection& d : trial.detections)
-      detections += (detections.empty() ? "" : ", ") + secondsWithUnit(d.at);
+      "<table class=\"trials\"><tr><th>trial</th><th>verdict</th><th>anchor</th>"
+      "<th>window</th><th>detections</th><th>wire</th><th>failures</th></tr>\n";
+  for (const TrialResult& t : result.trials) {
+    std::string anchor = report::anchorShortName(t.anchor_name);
+    if (t.anchor.count() != 0)
+      anchor += ", " + withUnit(Seconds(std::fabs(t.anchor.count()))) +
+                (t.anchor.count() < 0 ? " before" : " after") + " the fault";
+    const std::string window = t.window_checked ? withUnit(t.window_earliest - t.anchor) + " to " +
+                                                      withUnit(t.window_latest - t.anchor)
+                                                : (t.detection_expected ? "not checked" : "never");
+    std::string wire = std::to_string(t.probes_seen) + " probe(s)";
+    if (t.rst_from) wire += ", RST from " + *t.rst_from;
+    if (!t.icmp_seen.empty()) wire += ", " + t.icmp_seen.front();
     std::string failures;
-    for (const std::string& f : trial.failures) failures += (failures.empty() ? "" : "; ") + f;
-    out += "<tr><td>" + std::to_string(trial.trial) + "</td><td>" +
-           (trial.passed ? "passed" : "failed") + "</td><td>" +
-           htmlEscape(detections.empty() ? "none" : detections) + "</td><td>" +
-           htmlEscape(failures) + "</td></tr>\n";
+    for (const std::string& f : t.failures) failures += (failures.empty() ? "" : "; ") + f;
+    out += std::string("<tr") + (t.passed ? "" : " class=\"failed\"") + "><td>" +
+           std::to_string(t.trial) + "</td><td>" + (t.passed ? "passed" : "failed") + "</td><td>" +
+           htmlEscape(anchor) + "</td><td class=\"num\">" + htmlEscape(window) +
+           "</td><td class=\"num\">" + htmlEscape(detectionsCell(t)) + "</td><td>" +
+           htmlEscape(wire) + "</td><td>" + htmlEscape(failures) + "</td></tr>\n";
   }
   out += "</table>\n";
   return out;
 }
 
-std::string measuredCell(const ScenarioResult& result, Seconds Percentiles::*field) {
-  return result.detection ? secondsWithUnit((*result.detection).*field) : "-";
+std::string eventsOf(const TrialResult& trial) {
+  const std::optional<Event::Clock::time_point> zero = report::faultTime(trial);
+  std::string out = "<details><summary>events of trial " + std::to_string(trial.trial) + " (" +
+                    std::to_string(trial.events.size()) + ", after the fault)</summary><pre>";
+  std::size_t shown = 0;
+  for (const Event& e : trial.events) {
+    if (shown++ == kMaxEventLines) {
+      out += htmlEscape("... " + std::to_string(trial.events.size() - kMaxEventLines) +
+                        " more in the JSON results\n");
+      break;
+    }
+    std::string line;
+    if (zero) {
+      char stamp[32];
+      std::snprintf(stamp, sizeof stamp, "%+10.6f ", Seconds(e.at - *zero).count());
+      line = stamp;
+    }
+    line += e.peer;
+    if (e.connection >= 0) line += "#" + std::to_string(e.connection);
+    line += " " + std::string(eventKindName(e.kind));
+    if (e.kind == EventKind::kDetected) line += " " + std::string(detectorName(e.detector));
+    if (e.error != 0) line += " " + report::errnoName(e.error);
+    if (!e.text.empty()) line += " " + e.text;
+    out += htmlEscape(line) + "\n";
+  }
+  out += "</pre></details>\n";
+  return out;
 }
 
 std::string summaryTable(const std::vector<ScenarioResult>& results) {
   std::string out =
       "<table class=\"summary\">\n<tr><th>scenario</th><th>detector</th><th>fault</th>"
-      "<th>expected</th><th>p50</th><th>p99</th><th>verdict</th></tr>\n";
+      "<th>after</th><th class=\"num\">window</th><th class=\"num\">p50</th>"
+      "<th class=\"num\">p99</th><th>detections</th><th>verdict</th></tr>\n";
   for (std::size_t i = 0; i < results.size(); ++i) {
     const ScenarioResult& r = results[i];
+    const report::RowTimes times = report::rowTimes(r);
     out += "<tr><td><a href=\"#r" + std::to_string(i) + "\">" + htmlEscape(r.name) +
            "</a></td><td>" + htmlEscape(r.detector) + "</td><td>" + htmlEscape(r.fault) +
-           "</td><td class=\"num\">" + htmlEscape(report::windowText(r)) +
-           "</td><td class=\"num\">" + htmlEscape(measuredCell(r, &Percentiles::p50)) +
-           "</td><td class=\"num\">" + htmlEscape(measuredCell(r, &Percentiles::p99)) +
+           "</td><td>" + htmlEscape(times.earliest ? times.from : "-") + "</td><td class=\"num\">" +
+           htmlEscape(report::windowText(times)) + "</td><td class=\"num\">" +
+           htmlEscape(report::percentileText(times, &Percentiles::p50)) +
+           "</td><td class=\"num\">" +
+           htmlEscape(report::percentileText(times, &Percentiles::p99)) + "</td><td>" +
+           htmlEscape(r.verdict == ScenarioResult::Verdict::kSkip ? "-"
+                                                                  : report::detectionsText(times)) +
            "</td><td>" + verdictBadge(r.verdict) + "</td></tr>\n";
   }
   out += "</table>\n";
@@ -549,89 +579,131 @@ std::string summaryTable(const std::vector<ScenarioResult>& results) {
 
 std::string resultSection(const ScenarioResult& result, std::size_t index) {
   std::string out = "<section id=\"r" + std::to_string(index) + "\" class=\"result " +
-                    report::verdictKey(result.verdict) + "\">\n<h2>" + verdictBadge(result.verdict) +
-                    " " + htmlEscape(result.name) + "</h2>\n";
+                    report::verdictKey(result.verdict) + "\">\n<h2>" +
+                    verdictBadge(result.verdict) + " " + htmlEscape(result.name) + "</h2>\n";
   if (!result.reason.empty()) out += "<p class=\"reason\">" + htmlEscape(result.reason) + "</p>\n";
-  out += "<table class=\"facts\">\n";
-  if (!result.file.empty()) out += factRow("file", htmlEscape(result.file));
-  out += factRow("detector", htmlEscape(result.detector));
-  out += factRow("fault", htmlEscape(result.fault));
+  std::string facts = result.detector + " · " + result.fault;
   if (const std::string family = familyName(result.family); !family.empty())
-    out += factRow("family", family);
-  out += factRow("expected", htmlEscape(report::windowText(result)));
-  if (result.detection) {
-    out += factRow("measured",
-                   htmlEscape("p50 " + secondsWithUnit(result.detection->p50) + ", p99 " +
-                              secondsWithUnit(result.detection->p99) + ", max " +
-                              secondsWithUnit(result.detection->max) + " over " +
-                              std::to_string(result.detection->samples) + " detection(s)"));
+    facts += " · " + family;
+  facts += " · " + std::to_string(result.trials.size()) + " trial(s) in " + withUnit(result.wall);
+  if (!result.file.empty()) facts += " · " + report::relativePath(result.file);
+  out += "<p class=\"facts\">" + htmlEscape(facts) + "</p>\n";
+  const report::RowTimes times = report::rowTimes(result);
+  std::string measured = "window " + report::windowText(times);
+  if (times.earliest) measured += " after the " + times.from;
+  if (result.quality && times.live)
+    measured += "; " + qualityText(*result.quality);
+  else if (result.verdict != ScenarioResult::Verdict::kSkip)
+    measured += "; " + report::detectionsText(times);
+  if (times.since && !times.live)
+    measured += "; p50 " + report::percentileText(times, &Percentiles::p50) + ", p99 " +
+                report::percentileText(times, &Percentiles::p99) + ", max " +
+                report::percentileText(times, &Percentiles::max) + " (" +
+                std::to_string(times.since->samples) + " samples)";
+  out += "<p class=\"measured\">" + htmlEscape(measured) + "</p>\n";
+  if (result.trials.empty()) return out + "</section>\n";
+
+  Drawn drawn;
+  std::size_t hidden = 0;
+  out += chartSvg(result, drawn, hidden);
+  out += legendHtml(drawn, true);
+  if (hidden > 0)
+    out += "<p class=\"note\">" + std::to_string(hidden) +
+           " segment(s) outside the drawn range (before the anchor) are in the JSON.</p>\n";
+  out += trialsTable(result);
+  const TrialResult& first = result.trials.front();
+  if (!first.window.reasoning.empty()) {
+    out += "<details><summary>oracle reasoning (trial " + std::to_string(first.trial) +
+           ")</summary><ol>\n";
+    for (const std::string& step : first.window.reasoning)
+      out += "<li>" + htmlEscape(step) + "</li>\n";
+    out += "</ol></details>\n";
   }
-  if (result.quality) out += factRow("quality", htmlEscape(qualityText(*result.quality)));
-  out += factRow("trials", std::to_string(result.trials.size()));
-  out += factRow("wall time", htmlEscape(secondsWithUnit(result.wall)));
   if (!result.pcap_files.empty()) {
     std::string files;
     for (const std::string& f : result.pcap_files)
-      files += (files.empty() ? "" : "<br/>") + htmlEscape(f);
-    out += factRow("pcap files", files);
+      files += (files.empty() ? "" : ", ") + report::relativePath(f);
+    out += "<p class=\"note\">pcap: " + htmlEscape(files) + "</p>\n";
   }
-  out += "</table>\n";
-
-  const std::size_t drawn = result.trials.size() <= kMaxDrawnTrials ? result.trials.size() : 1;
-  for (std::size_t i = 0; i < drawn; ++i) out += trialSection(result.trials[i]);
-  if (drawn < result.trials.size()) {
-    out += "<p class=\"note\">Trial " + std::to_string(result.trials.front().trial) +
-           " is drawn; all " + std::to_string(result.trials.size()) + " trials:</p>\n" +
-           trialList(result);
-  }
+  for (const TrialResult& t : result.trials)
+    if (!t.passed && !t.events.empty()) out += eventsOf(t);
   out += "</section>\n";
   return out;
 }
 
+std::string runFacts(const RunInfo& run) {
+  std::string command;
+  for (const std::string& word : run.command) command += (command.empty() ? "" : " ") + word;
+  std::string out = "<dl class=\"run\">";
+  auto fact = [&](std::string_view name, const std::string& value) {
+    if (!value.empty())
+      out += "<dt>" + htmlEscape(name) + "</dt><dd>" + htmlEscape(value) + "</dd>";
+  };
+  fact("deadpeer", run.version);
+  fact("kernel", run.kernel);
+  fact("HZ", run.hz == 0 ? "" : std::to_string(run.hz));
+  fact("host", run.host);
+  const std::string started = utcTimestamp(run.started);
+  fact("started", started.empty() ? "" : started + "Z");
+  fact("command", command);
+  out += "</dl>\n";
+  return out;
+}
+
 constexpr std::string_view kStyle = R"(
-body { font: 14px/1.4 system-ui, sans-serif; color: #212529; margin: 1.5em auto; max-width: 1000px; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.2em; border-top: 1px solid #dee2e6; padding-top: 1em; margin-top: 2em; }
-h3 { font-size: 1em; margin: 1.2em 0 0.4em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
-th, td { text-align: left; padding: 0.2em 0.8em 0.2em 0; vertical-align: top; }
+body { font: 14px/1.4 system-ui, sans-serif; color: #212529; margin: 1em auto; max-width: 1200px; padding: 0 1em; }
+h1 { font-size: 1.5em; margin: 0 0 0.2em; }
+h2 { font-size: 1.15em; border-top: 1px solid #dee2e6; padding-top: 0.8em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.4em 0; }
+th, td { text-align: left; padding: 0.15em 0.8em 0.15em 0; vertical-align: top; }
+table.summary, table.trials { font-size: 13px; }
 table.summary th, table.trials th { border-bottom: 1px solid #adb5bd; }
 table.summary td, table.trials td { border-bottom: 1px solid #f1f3f5; }
-table.facts th { font-weight: normal; color: #6c757d; white-space: nowrap; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.failed td { color: #c1121f; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .verdict { font-weight: bold; padding: 0 0.4em; border-radius: 3px; color: #fff; }
 .verdict.pass { background: #2b9348; }
 .verdict.fail { background: #c1121f; }
 .verdict.skip { background: #6c757d; }
 .verdict.error { background: #e85d04; }
-.reason { font-weight: bold; }
-.failures { color: #c1121f; }
-.note { color: #6c757d; }
-svg.timeline { display: block; max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
-svg.timeline text { fill: #343a40; }
-svg.timeline .note { fill: #6c757d; font-style: italic; }
+.counts { font-size: 1.2em; margin: 0.2em 0; }
+.reason { font-weight: bold; color: #c1121f; }
+.facts, .note, .frame { color: #6c757d; margin: 0.2em 0; }
+.measured { margin: 0.2em 0; }
+dl.run { display: flex; flex-wrap: wrap; gap: 0 1.2em; margin: 0.2em 0; color: #495057; }
+dl.run dt { font-weight: bold; } dl.run dd { margin: 0 0 0 0.3em; }
+svg.chart { display: block; max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
+svg.chart text { fill: #343a40; }
+svg.chart .failed .row-label { fill: #c1121f; font-weight: bold; }
+ul.legend { list-style: none; padding: 0; margin: 0.2em 0 0.4em; display: flex; flex-wrap: wrap; gap: 0.2em 1.2em; font-size: 12px; color: #495057; }
+ul.legend svg { vertical-align: middle; margin-right: 0.3em; }
 pre { font-size: 12px; background: #f8f9fa; padding: 0.5em; overflow-x: auto; }
 a { color: #1f6fd1; }
 )";
 
 }  // namespace
 
-std::string html(const std::vector<ScenarioResult>& results) {
+std::string html(const std::vector<ScenarioResult>& results, const RunInfo& run) {
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
       "<title>deadpeer results</title>\n<style>";
   out += kStyle;
-  out += "</style>\n</head>\n<body>\n<h1>deadpeer results</h1>\n";
+  out += "</style>\n</head>\n<body>\n<header id=\"summary\">\n<h1>deadpeer results</h1>\n";
   out += "<p class=\"counts\">" + htmlEscape(report::countsText(report::count(results))) + "</p>\n";
+  out += runFacts(run);
+  out += "<p class=\"frame\">" + htmlEscape(report::kTimeFrameNote) +
+         " How to read them: docs/reading-results.md.</p>\n";
   out += summaryTable(results);
+  out += "</header>\n";
   for (std::size_t i = 0; i < results.size(); ++i) out += resultSection(results[i], i);
   out += "</body>\n</html>\n";
   return out;
 }
 
-void writeHtml(const std::vector<ScenarioResult>& results, const std::filesystem::path& file) {
-  report::writeFile(file, html(results));
+void writeHtml(const std::vector<ScenarioResult>& results, const std::filesystem::path& file,
+               const RunInfo& run) {
+  report::writeFile(file, html(results, run));
 }
 
 }  // namespace deadpeer

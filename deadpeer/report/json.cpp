@@ -1,7 +1,10 @@
-// JSON results: everything a run measured, for tools. Key names are
-// snake_case and stable; every time is a double in seconds, relative to the
-// trial's fault (T = 0) unless the key says otherwise; absent values are
-// null. Version 1 of the format.
+// JSON results: everything a run measured, for tools (docs/results.schema.json
+// describes it). Key names are snake_case and stable; every time is a double
+// in seconds. A trial's own facts (window, detections, timeline, events) are
+// after its fault (T = 0), as recorded; what the reports compare (the
+// "row" of a result, its percentiles, "since_anchor" of a detection) is
+// after the trial's anchor, the frame the table and the page use. Absent
+// values are null. Format 2.
 #include <sys/socket.h>
 
 #include "deadpeer/report/report.hpp"
@@ -24,7 +27,6 @@ json familyJson(int family) {
   if (family == AF_INET6) return "ipv6";
   return nullptr;
 }
-
 
 json errnoJson(int error) { return error == 0 ? json(nullptr) : json(report::errnoName(error)); }
 
@@ -50,11 +52,13 @@ json percentilesJson(const std::optional<Percentiles>& p) {
 
 json windowJson(const TrialResult& trial) {
   const DetectionWindow& w = trial.window;
-  json out = {
-      {"never", w.never},
+  const bool has = !w.never || trial.window_checked;
+  return {
+      {"never", !has},
+      {"checked", trial.window_checked},
       {"reason", w.reason},
-      {"earliest", w.never ? json(nullptr) : seconds(trial.window_earliest)},
-      {"latest", w.never ? json(nullptr) : seconds(trial.window_latest)},
+      {"earliest", has ? seconds(trial.window_earliest) : json(nullptr)},
+      {"latest", has ? seconds(trial.window_latest) : json(nullptr)},
       {"anchor", w.anchor_name},
       {"nominal", seconds(w.nominal)},
       {"errno", w.error},
@@ -64,7 +68,6 @@ json windowJson(const TrialResult& trial) {
       {"probe_spacing", seconds(w.probe_spacing)},
       {"reasoning", w.reasoning},
   };
-  return out;
 }
 
 json trialJson(const TrialResult& trial) {
@@ -72,11 +75,14 @@ json trialJson(const TrialResult& trial) {
   for (const Detection& d : trial.detections) {
     detections.push_back({
         {"at", seconds(d.at)},
+        {"since_anchor", seconds(d.at - trial.anchor)},
+        {"in_window",
+         trial.window_checked && d.at >= trial.window_earliest && d.at <= trial.window_latest},
         {"detector", std::string(detectorName(d.detector))},
         {"errno", d.error},
         {"errno_name", errnoJson(d.error)},
         {"tcp_state", d.tcp_state},
-        {"peer", d.peer},
+        {"peer", report::validUtf8(d.peer)},
         {"connection", d.connection},
     });
   }
@@ -106,6 +112,9 @@ json trialJson(const TrialResult& trial) {
       {"family", familyJson(trial.family)},
       {"passed", trial.passed},
       {"failures", trial.failures},
+      {"anchor", {{"at", seconds(trial.anchor)}, {"name", trial.anchor_name}}},
+      {"detection_expected", trial.detection_expected},
+      {"observed", seconds(trial.observed)},
       {"detections", std::move(detections)},
       {"window", windowJson(trial)},
       {"last_activity", seconds(trial.last_activity)},
@@ -115,6 +124,10 @@ json trialJson(const TrialResult& trial) {
       {"icmp_seen", trial.icmp_seen},
       {"false_positives", trial.false_positives},
       {"quality", qualityJson(trial.quality)},
+      {"idle_bytes_per_hour",
+       trial.idle_bytes_per_hour ? json(*trial.idle_bytes_per_hour) : json(nullptr)},
+      {"idle_packets_per_hour",
+       trial.idle_packets_per_hour ? json(*trial.idle_packets_per_hour) : json(nullptr)},
       {"timeline", std::move(timeline)},
       {"overhead", seconds(trial.overhead)},
       {"protocol", seconds(trial.protocol)},
@@ -122,22 +135,41 @@ json trialJson(const TrialResult& trial) {
   };
 }
 
+// What the table's row shows, as numbers.
+json rowJson(const ScenarioResult& result) {
+  const report::RowTimes row = report::rowTimes(result);
+  return {
+      {"after", row.earliest ? json(row.from) : json(nullptr)},
+      {"window_earliest", row.earliest ? seconds(*row.earliest) : json(nullptr)},
+      {"window_latest", row.latest ? seconds(*row.latest) : json(nullptr)},
+      {"never_expected", row.never_expected},
+      {"live", row.live},
+      {"detections", row.detections},
+      {"in_window", row.in_window},
+      {"observed", seconds(row.observed)},
+      {"window_text", report::windowText(row)},
+      {"detections_text", report::detectionsText(row)},
+  };
+}
+
 json resultJson(const ScenarioResult& result) {
   json trials = json::array();
   for (const TrialResult& trial : result.trials) trials.push_back(trialJson(trial));
+  json pcaps = json::array();
+  for (const std::string& file : result.pcap_files) pcaps.push_back(report::relativePath(file));
   return {
       {"name", result.name},
-      {"file", result.file},
+      {"file", report::relativePath(result.file)},
       {"folder", result.folder},
       {"detector", result.detector},
       {"fault", result.fault},
       {"family", familyJson(result.family)},
       {"verdict", report::verdictKey(result.verdict)},
       {"reason", result.reason},
-      {"expected", report::windowText(result)},
+      {"row", rowJson(result)},
       {"detection", percentilesJson(result.detection)},
       {"quality", qualityJson(result.quality)},
-      {"pcap_files", result.pcap_files},
+      {"pcap_files", std::move(pcaps)},
       {"wall", seconds(result.wall)},
       {"trials", std::move(trials)},
   };
@@ -145,16 +177,25 @@ json resultJson(const ScenarioResult& result) {
 
 }  // namespace
 
-nlohmann::json resultsJson(const std::vector<ScenarioResult>& results) {
+nlohmann::json resultsJson(const std::vector<ScenarioResult>& results, const RunInfo& run) {
   json list = json::array();
   for (const ScenarioResult& result : results) list.push_back(resultJson(result));
   const report::Counts counts = report::count(results);
+  const std::string started = utcTimestamp(run.started);
   return {
-      {"deadpeer",
-       {{"version", 1},
+      {"format",
+       {{"name", "deadpeer-results"},
+        {"version", kResultsFormatVersion},
         {"time_unit", "s"},
         {"program_version", std::string(kVersion)},
         {"git_revision", std::string(gitRevision())}}},
+      {"run",
+       {{"version", run.version},
+        {"kernel", run.kernel},
+        {"hz", run.hz == 0 ? json(nullptr) : json(run.hz)},
+        {"host", run.host},
+        {"started", started.empty() ? json(nullptr) : json(started + "Z")},
+        {"command", run.command}}},
       {"results", std::move(list)},
       {"summary",
        {{"total", counts.total},
@@ -166,12 +207,14 @@ nlohmann::json resultsJson(const std::vector<ScenarioResult>& results) {
   };
 }
 
-void writeJson(const std::vector<ScenarioResult>& results, const std::filesystem::path& file) {
+void writeJson(const std::vector<ScenarioResult>& results, const std::filesystem::path& file,
+               const RunInfo& run) {
   // Event text comes from external programs and need not be UTF-8: replace
   // what is not rather than throw.
   report::writeFile(
       file,
-      resultsJson(results).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      resultsJson(results, run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+          "\n");
 }
 
 }  // namespace deadpeer

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -153,6 +154,7 @@ void window(const Field& f, TrialResult& trial, Clock::time_point zero) {
   DetectionWindow& w = trial.window;
   w.never = f.at("never").boolean();
   w.reason = f.at("reason").string();
+  trial.window_checked = f.at("checked").boolean();
   if (!w.never) {
     trial.window_earliest = f.at("earliest").seconds();
     trial.window_latest = f.at("latest").seconds();
@@ -160,7 +162,7 @@ void window(const Field& f, TrialResult& trial, Clock::time_point zero) {
     w.latest = zero + rounded<Clock::duration>(trial.window_latest);
   }
   w.anchor_name = f.at("anchor").string();
-  w.anchor = zero + rounded<Clock::duration>(trial.last_activity);
+  w.anchor = zero + rounded<Clock::duration>(trial.anchor);
   w.nominal = rounded<Clock::duration>(f.at("nominal").seconds());
   w.error = f.at("errno").integer();
   w.detector = byName<Detector>(f.at("detector"), detectorName, "detector");
@@ -186,6 +188,13 @@ TrialResult trial(const Field& f) {
     t.detections.push_back(std::move(x));
   }
   t.last_activity = f.at("last_activity").seconds();
+  const Field anchor = f.at("anchor");
+  t.anchor = anchor.at("at").seconds();
+  t.anchor_name = anchor.at("name").string();
+  t.detection_expected = f.at("detection_expected").boolean();
+  t.observed = f.at("observed").seconds();
+  if (auto b = f.optional("idle_bytes_per_hour")) t.idle_bytes_per_hour = b->number();
+  if (auto p = f.optional("idle_packets_per_hour")) t.idle_packets_per_hour = p->number();
   // Events are written relative to the fault, or with a null time when the
   // trial never knew its fault; keep it unknown then.
   const std::vector<Field> events = f.at("events").items();
@@ -247,17 +256,40 @@ ScenarioResult result(const Field& f) {
 std::vector<ScenarioResult> resultsFromJson(const nlohmann::json& document,
                                             const std::string& source) {
   const Field root(document, "", source);
-  // The header says what wrote it: a file of another kind is refused at
-  // once, rather than at its first missing key.
-  const Field header = root.at("deadpeer");
-  if (!header.raw().is_object() || !header.raw().contains("version"))
-    header.fail("not a deadpeer results file (expected {\"version\": ...})");
+  // The header says what wrote it: a file of another kind or version is
+  // refused at once, rather than at its first missing key.
+  const Field header = root.at("format");
+  if (!header.raw().is_object() || header.raw().value("name", "") != "deadpeer-results")
+    header.fail("not a deadpeer results file (expected {\"name\": \"deadpeer-results\"})");
+  if (header.at("version").integer() != kResultsFormatVersion)
+    header.fail("format version " + std::to_string(header.at("version").integer()) +
+                "; this deadpeer reads version " + std::to_string(kResultsFormatVersion));
   std::vector<ScenarioResult> out;
   for (const Field& r : root.at("results").items()) out.push_back(result(r));
   return out;
 }
 
-std::vector<ScenarioResult> readResultsJson(const std::filesystem::path& file) {
+RunInfo runInfoFromJson(const nlohmann::json& document, const std::string& source) {
+  const Field root(document, "", source);
+  RunInfo run;
+  const auto f = root.optional("run");
+  if (!f) return run;
+  run.version = f->at("version").string();
+  run.kernel = f->at("kernel").string();
+  if (auto hz = f->optional("hz")) run.hz = hz->integer();
+  run.host = f->at("host").string();
+  if (auto started = f->optional("started")) {
+    std::tm utc{};
+    const std::string text = started->string();
+    if (!strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc))
+      started->fail("expected a UTC time as 2026-11-29T13:07:06Z");
+    run.started = std::chrono::system_clock::from_time_t(timegm(&utc));
+  }
+  run.command = f->at("command").strings();
+  return run;
+}
+
+ResultsFile readResultsFile(const std::filesystem::path& file) {
   const std::string name = file.string();
   std::error_code ec;
   const auto size = std::filesystem::file_size(file, ec);
@@ -280,7 +312,11 @@ std::vector<ScenarioResult> readResultsJson(const std::filesystem::path& file) {
     throw Error("read results", quoted("file", name), "", EINVAL,
                 std::string("not JSON: ") + e.what());
   }
-  return resultsFromJson(document, name);
+  return {runInfoFromJson(document, name), resultsFromJson(document, name)};
+}
+
+std::vector<ScenarioResult> readResultsJson(const std::filesystem::path& file) {
+  return readResultsFile(file).results;
 }
 
 }  // namespace deadpeer

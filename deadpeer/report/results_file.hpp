@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "deadpeer/report/report.hpp"
 #include "deadpeer/scenario/result.hpp"
 
 namespace deadpeer {
@@ -33,8 +34,17 @@ constexpr std::size_t kMaxResultsFileBytes = std::size_t{1} << 30;
 std::vector<ScenarioResult> resultsFromJson(const nlohmann::json& document,
                                             const std::string& source);
 
+// The run's facts ("run"); empty fields when the file has none.
+RunInfo runInfoFromJson(const nlohmann::json& document, const std::string& source);
+
+struct ResultsFile {
+  RunInfo run;
+  std::vector<ScenarioResult> results;
+};
 // Reads and parses `file`; throws Error naming the file when it cannot be
-// read, is too large, is not JSON, or is not a deadpeer results file.
+// read, is too large, is not JSON, or is not a deadpeer results file of
+// this format version.
+ResultsFile readResultsFile(const std::filesystem::path& file);
 std::vector<ScenarioResult> readResultsJson(const std::filesystem::path& file);
 
 }  // namespace deadpeer

@@ -1,6 +1,7 @@
 // The terminal table: one row per scenario variant, columns as wide as
 // their widest cell, then the counts and the reason of every row that did
-// not pass.
+// not pass. Every time is after the trial's anchor (report/text.hpp,
+// RowTimes), so the window and the percentiles beside it share one axis.
 #include <algorithm>
 #include <array>
 #include <string_view>
@@ -12,26 +13,11 @@
 namespace deadpeer {
 namespace {
 
-constexpr std::size_t kColumns = 8;
+constexpr std::size_t kColumns = 9;
 using Row = std::array<std::string, kColumns>;
 // Times read best right-aligned, words left-aligned.
-constexpr std::array<bool, kColumns> kRightAligned = {false, false, false, true,
-                                                      true,  true,  true,  false};
-
-std::string measured(const ScenarioResult& result, Seconds Percentiles::*field) {
-  if (!result.detection) return "-";
-  return report::secondsText((*result.detection).*field) + " s";
-}
-
-// The median time from the connection's last received segment (the
-// oracle's anchor) to detection, over every detection.
-std::string sinceLastActivity(const ScenarioResult& result) {
-  std::vector<Seconds> since;
-  for (const TrialResult& trial : result.trials)
-    for (const Detection& d : trial.detections) since.push_back(d.at - trial.last_activity);
-  const auto p = percentiles(std::move(since));
-  return p ? report::secondsText(p->p50) + " s" : "-";
-}
+constexpr std::array<bool, kColumns> kRightAligned = {false, false, false, false, true,
+                                                      true,  true,  false, false};
 
 // What the oracle read from a program's socket at the fault, as its
 // reasoning says it ("read at the fault: redis-server (pid ...), socket ...").
@@ -63,11 +49,15 @@ void appendRow(std::string& out, const Row& row, const std::array<std::size_t, k
 std::string resultTable(const std::vector<ScenarioResult>& results) {
   std::vector<Row> rows;
   rows.push_back(
-      {"SCENARIO", "DETECTOR", "FAULT", "EXPECTED", "P50", "P99", "SINCE LAST", "VERDICT"});
+      {"SCENARIO", "DETECTOR", "FAULT", "AFTER", "WINDOW", "P50", "P99", "DETECTIONS", "VERDICT"});
   for (const ScenarioResult& result : results) {
-    rows.push_back({result.name, result.detector, result.fault, report::windowText(result),
-                    measured(result, &Percentiles::p50), measured(result, &Percentiles::p99),
-                    sinceLastActivity(result), std::string(verdictName(result.verdict))});
+    const report::RowTimes times = report::rowTimes(result);
+    rows.push_back(
+        {result.name, result.detector, result.fault, times.earliest ? times.from : "-",
+         report::windowText(times), report::percentileText(times, &Percentiles::p50),
+         report::percentileText(times, &Percentiles::p99),
+         result.verdict == ScenarioResult::Verdict::kSkip ? "-" : report::detectionsText(times),
+         std::string(verdictName(result.verdict))});
   }
   std::array<std::size_t, kColumns> width{};
   for (const Row& row : rows) {
@@ -78,6 +68,10 @@ std::string resultTable(const std::vector<ScenarioResult>& results) {
   for (const Row& row : rows) appendRow(out, row, width);
   out += report::countsText(report::count(results));
   out += '\n';
+  if (!results.empty()) {
+    out += report::kTimeFrameNote;
+    out += '\n';
+  }
 
   // Programs: the settings the oracle read from their sockets.
   bool first_read = true;

@@ -1,6 +1,7 @@
 #include "deadpeer/report/text.hpp"
 
 #include <strings.h>
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -12,16 +13,104 @@ namespace deadpeer::report {
 
 std::string secondsText(Seconds s) {
   char buffer[48];
-  const double v = s.count();
-  std::snprintf(buffer, sizeof buffer, std::fabs(v) >= 1.0 || v == 0.0 ? "%.2f" : "%.3f", v);
+  double v = s.count();
+  if (std::fabs(v) < 0.0005) v = 0;  // never "-0.000"
+  std::snprintf(buffer, sizeof buffer, "%.3f", v);
   return buffer;
 }
 
-std::string windowText(const ScenarioResult& result) {
-  if (result.trials.empty()) return "-";
-  const TrialResult& first = result.trials.front();
-  if (first.window.never) return "never";
-  return secondsText(first.window_earliest) + "-" + secondsText(first.window_latest) + " s";
+std::string anchorShortName(std::string_view anchor_name) {
+  // The oracle's anchors (oracle.cpp) and the runner's default.
+  static constexpr std::pair<std::string_view, std::string_view> kShort[] = {
+      {"the last received segment", "last segment"},
+      {"the last sign of life", "last sign of life"},
+      {"the send", "send"},
+      {"the first zero-window probe", "zero-window probe"},
+      {"the kill", "kill"},
+      {"the fault", "fault"},
+  };
+  for (const auto& [name, short_name] : kShort)
+    if (name == anchor_name) return std::string(short_name);
+  std::string name(anchor_name);
+  if (name.rfind("the ", 0) == 0) name.erase(0, 4);
+  return name;
+}
+
+RowTimes rowTimes(const ScenarioResult& result) {
+  RowTimes row;
+  row.since = result.detection;
+  std::optional<std::string> from;
+  bool mixed = false;
+  for (const TrialResult& trial : result.trials) {
+    row.observed = std::max(row.observed, trial.observed);
+    row.detections += static_cast<int>(trial.detections.size());
+    const bool live = trial.quality && !trial.detection_expected;
+    if (live) row.live = true;
+    if (!trial.detection_expected && !live) row.never_expected = true;
+    if (!trial.window_checked) continue;
+    const Seconds lo = trial.window_earliest - trial.anchor;
+    const Seconds hi = trial.window_latest - trial.anchor;
+    row.earliest = row.earliest ? std::min(*row.earliest, lo) : lo;
+    row.latest = row.latest ? std::max(*row.latest, hi) : hi;
+    for (const Detection& d : trial.detections)
+      if (d.at >= trial.window_earliest && d.at <= trial.window_latest) ++row.in_window;
+    const std::string name = anchorShortName(trial.anchor_name);
+    if (from && *from != name) mixed = true;
+    if (!from) from = name;
+  }
+  row.from = mixed ? "anchor" : from.value_or("fault");
+  return row;
+}
+
+std::string windowText(const RowTimes& row) {
+  if (row.earliest && row.latest)
+    return secondsText(*row.earliest) + "-" + secondsText(*row.latest) + " s";
+  if (row.never_expected || row.live) return "never";
+  return "-";
+}
+
+std::string detectionsText(const RowTimes& row) {
+  const std::string in = " in " + secondsText(row.observed) + " s";
+  if (row.live)
+    return std::to_string(row.detections) + (row.detections == 1 ? " mistake" : " mistakes") + in;
+  if (row.detections == 0) return "none" + in;
+  if (row.earliest)
+    return std::to_string(row.in_window) + "/" + std::to_string(row.detections) + " in window";
+  return std::to_string(row.detections) + " (no window)";
+}
+
+std::string percentileText(const RowTimes& row, Seconds Percentiles::*field) {
+  if (!row.since || row.live) return "-";
+  return secondsText((*row.since).*field) + " s";
+}
+
+std::vector<std::string> contradictions(const std::vector<ScenarioResult>& results) {
+  std::vector<std::string> out;
+  for (const ScenarioResult& result : results) {
+    if (result.verdict != ScenarioResult::Verdict::kPass) continue;
+    const RowTimes row = rowTimes(result);
+    auto say = [&](const std::string& what) { out.push_back(result.name + ": pass, but " + what); };
+    if (row.earliest && row.since) {
+      for (auto [name, field] : {std::pair{"p50", &Percentiles::p50},
+                                 {"p99", &Percentiles::p99},
+                                 {"max", &Percentiles::max}}) {
+        const Seconds v = (*row.since).*field;
+        if (v < *row.earliest || v > *row.latest)
+          say(std::string(name) + " " + secondsText(v) + " s is outside the window " +
+              windowText(row));
+      }
+    }
+    if (row.earliest && row.in_window != row.detections)
+      say(std::to_string(row.detections - row.in_window) +
+          " detection(s) outside their own trial's window");
+    if (row.never_expected && row.detections > 0)
+      say("the window is never and it shows " + std::to_string(row.detections) + " detection(s)");
+    int samples = row.since ? row.since->samples : 0;
+    if (samples != (row.live ? samples : row.detections))
+      say("the percentiles count " + std::to_string(samples) + " detections of " +
+          std::to_string(row.detections));
+  }
+  return out;
 }
 
 std::string verdictKey(ScenarioResult::Verdict v) {
@@ -199,6 +288,16 @@ std::string countsText(const Counts& counts) {
       counts.passed, counts.failed, counts.skipped, counts.errors, counts.errors == 1 ? "" : "s",
       counts.total, counts.total == 1 ? "" : "s", counts.wall.count());
   return buffer;
+}
+
+std::string relativePath(const std::string& path) {
+  const std::filesystem::path p(path);
+  if (path.empty() || p.is_relative()) return path;
+  std::error_code error;
+  const std::filesystem::path cwd = std::filesystem::current_path(error);
+  if (error) return path;
+  const std::filesystem::path relative = p.lexically_proximate(cwd);
+  return relative.empty() ? path : relative.string();
 }
 
 void writeFile(const std::filesystem::path& file, std::string_view content) {

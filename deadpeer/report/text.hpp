@@ -15,12 +15,45 @@
 
 namespace deadpeer::report {
 
-// "4.00" for one second and more, "0.250" below (two significant decimals
-// are too coarse for heartbeat windows of a few hundred ms).
+// "4.090", "0.250": always milliseconds, never "-0.000".
 std::string secondsText(Seconds s);
-// The expected window of a result, from its first trial: "4.00-4.14 s",
-// "never", or "-" when there is no trial.
-std::string windowText(const ScenarioResult& result);
+
+// What one row of every report shows, in the one frame every report uses:
+// seconds after each trial's anchor (TrialResult::anchor, what its window
+// counts from). In that frame the windows of a scenario's trials agree up
+// to the timer wheel's phase, so one window and percentiles pooled over
+// every trial can be printed side by side.
+struct RowTimes {
+  // The union of the checked windows of the trials, after their anchors.
+  // Unset when no trial held its detections to a window.
+  std::optional<Seconds> earliest;
+  std::optional<Seconds> latest;
+  // What the window counts from, without "the": "last received segment";
+  // "anchor" when the trials differ; "fault" without a window.
+  std::string from;
+  int detections = 0;
+  int in_window = 0;                 // detections inside their own trial's window
+  bool never_expected = false;       // the scenario expects no detection
+  bool live = false;                 // a live peer: detections are mistakes
+  Seconds observed{};                // the longest watch after a fault
+  std::optional<Percentiles> since;  // ScenarioResult::detection
+};
+RowTimes rowTimes(const ScenarioResult& result);
+// "last segment" for "the last received segment": an anchor in a column.
+std::string anchorShortName(std::string_view anchor_name);
+// The one sentence every report prints under its times.
+inline constexpr std::string_view kTimeFrameNote =
+    "Times are seconds after each trial's anchor (AFTER): what the kernel's rule counts from, "
+    "mostly the connection's last activity before the fault. Windows are the oracle's "
+    "(or the file's), one per trial, joined; p50/p99 pool every detection of every trial.";
+
+// "4.000-4.110 s", "never" (nothing must detect), "-" (no window was checked).
+std::string windowText(const RowTimes& row);
+// "3/3 in window", "none in 12.300 s", "0 mistakes in 20.000 s", "2 (no window)".
+std::string detectionsText(const RowTimes& row);
+// "4.090 s" or "-" for p50/p99/max.
+std::string percentileText(const RowTimes& row, Seconds Percentiles::*field);
+
 // "pass", "fail", "skip", "error": a verdict as a JSON value and a CSS class.
 std::string verdictKey(ScenarioResult::Verdict v);
 // "ETIMEDOUT"; "" for 0; the number when glibc has no name for it.
@@ -55,6 +88,10 @@ struct Counts {
 Counts count(const std::vector<ScenarioResult>& results);
 // "3 passed, 1 failed, 0 skipped, 0 errors (4 scenarios, 12.3 s)"
 std::string countsText(const Counts& counts);
+
+// `path` relative to the working directory ("scenarios/crash/x.yaml"), as
+// CI systems link it; unchanged when relative already or when that fails.
+std::string relativePath(const std::string& path);
 
 // Writes `content` to `file` (truncating it); throws Error naming the file
 // with errno when it cannot be opened, written or closed.

@@ -1,8 +1,11 @@
 // scenario/result: what a run of a scenario measured and judged; the input
 // of every report (report/).
 //
-// Times are kept as durations after the trial's first fault (T = 0), the
-// frame every report draws in; negative values are before the fault.
+// Times are kept as durations after the trial's first fault (T = 0);
+// negative values are before the fault. Reports show them after the trial's
+// anchor instead (TrialResult::anchor: what the window counts from, the
+// connection's last activity for most rules), the one frame in which the
+// windows of different trials agree (docs/reading-results.md).
 //
 // Threading: plain data.
 #pragma once
@@ -67,7 +70,23 @@ struct TrialResult {
   DetectionWindow window;
   Seconds window_earliest{};
   Seconds window_latest{};
-  Seconds last_activity{};  // the anchor: last received segment / sign of life
+  Seconds last_activity{};  // last received segment / sign of life before the fault
+  // What the window counts from, after the fault: the oracle's anchor (the
+  // last received segment, the last sign of life, the send, the kill) or
+  // the fault itself for a file's explicit window and for a trial without
+  // a window. Every report shows times after it (`at - anchor`).
+  Seconds anchor{};
+  std::string anchor_name = "the fault";
+  // Whether the judge held the detections to the window: false for live
+  // peers, `window: none` and `never` windows, so that no report prints a
+  // window nothing was measured against.
+  bool window_checked = false;
+  // Whether the scenario expects the peer to be declared dead (false for a
+  // detector that must stay blind, and for live peers).
+  bool detection_expected = true;
+  // How long after the fault the trial watched (the end of its wait), the
+  // span a "never detected" covers.
+  Seconds observed{};
   int probes_seen = 0;      // keepalive or window probes (or PINGs) on the wire
   std::vector<Seconds> probe_spacing;
   std::optional<std::string> rst_from;  // address of the RST's sender
@@ -109,7 +128,9 @@ struct ScenarioResult {
   Verdict verdict = Verdict::kError;
   std::string reason;  // skip/error reason, or the first failure
   std::vector<TrialResult> trials;
-  std::optional<Percentiles> detection;  // over every detection of every trial
+  // Over every detection of every trial, each after its own trial's anchor
+  // (Detection::at - TrialResult::anchor).
+  std::optional<Percentiles> detection;
   std::optional<QualityMetrics> quality; // over every trial (live peers)
   std::vector<std::string> pcap_files;
   Seconds wall{};  // the whole run of this variant, every trial

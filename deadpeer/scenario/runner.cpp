@@ -210,7 +210,7 @@ class TrialRun {
   DetectionWindow dryRun();
 
  private:
-  void progress(const std::string& what, std::optional<Clock::duration> expected = std::nullopt);
+  void progress(const std::string& what);
   void build();
   void startPeers();
   void startPeer(PeerRef ref);
@@ -240,12 +240,10 @@ class TrialRun {
   std::optional<std::vector<ProgramSocket>> sockets_;  // the expected program's, at the fault
 };
 
-void TrialRun::progress(const std::string& what, std::optional<Clock::duration> expected) {
+void TrialRun::progress(const std::string& what) {
   if (!options_.progress) return;
-  std::string line =
-      sc_.name + " [" + familyName(family_) + "] trial " + std::to_string(number_) + ": " + what;
-  if (expected) line += fmt(" (expected %.1f s)", toSeconds(*expected).count());
-  options_.progress(line);
+  options_.progress(sc_.name + " [" + familyName(family_) + "] trial " + std::to_string(number_) +
+                    ": " + what);
 }
 
 void TrialRun::build() {
@@ -559,8 +557,15 @@ TrialResult TrialRun::run() {
     const Clock::time_point deadline =
         fault_at_ + duration_cast<Clock::duration>(waitAfterFault(x, expected));
     const std::size_t want = expectedConnections(sc_.watched());
-    progress(x.detected && !x.max_false_positives ? "waiting for detection" : "watching",
-             expected ? *expected : deadline - fault_at_);
+    // Say what each number is: the window's end is a prediction, the
+    // deadline only when the wait gives up.
+    const bool waiting = x.detected && !x.max_false_positives;
+    std::string status = waiting ? "waiting for detection (" : "watching (";
+    if (waiting && expected)
+      status += fmt("window ends %.1f s after the fault, ", toSeconds(*expected).count());
+    status += fmt(waiting ? "deadline %.1f s)" : "for %.1f s)",
+                  toSeconds(deadline - fault_at_).count());
+    progress(status);
     if (x.detected && !x.max_false_positives) {
       // Every connection of the expected peer detects, or the deadline.
       waitCount(
@@ -664,7 +669,7 @@ std::vector<ScenarioResult> Runner::run(const Scenario& sc) {
       }
       std::vector<Seconds> samples;
       for (const auto& t : result.trials)
-        for (const auto& d : t.detections) samples.push_back(d.at);
+        for (const auto& d : t.detections) samples.push_back(d.at - t.anchor);
       result.detection = percentiles(samples);
       if (sc.expect.max_false_positives) {
         QualityMetrics q;
