@@ -6,8 +6,11 @@
 // (the median over its connections). Counters, averaged over the trials:
 //   expected         the oracle window's midpoint, seconds after the fault;
 //   window_earliest, window_latest   the oracle window, seconds after the fault;
-//   since_last_activity   the same detection, in seconds after the oracle's
-//                    anchor (the last segment received, or the last PONG):
+//   since_last_activity   the same detection, in seconds after the trial's
+//                    anchor (TrialResult::anchor: what the window counts
+//                    from, the last segment received or the last PONG for
+//                    the idle rules, the send for data in flight), the
+//                    frame every report uses:
 //                    the detector's own latency. The time after the fault
 //                    also holds where in its cycle the detector was when the
 //                    fault came (up to a heartbeat period: 300 or 400 ms
@@ -44,9 +47,9 @@
 #include <vector>
 
 #include "deadpeer/error.hpp"
-#include "ratio_reporter.hpp"
 #include "deadpeer/scenario/runner.hpp"
 #include "deadpeer/scenario/scenario.hpp"
+#include "ratio_reporter.hpp"
 #include "startup_registration.hpp"
 
 #ifndef DEADPEER_SOURCE_DIR
@@ -136,7 +139,7 @@ void detectionLatency(benchmark::State& state, const Scenario& sc, int family) {
       expected += (t.window_earliest.count() + t.window_latest.count()) / 2;
       earliest += t.window_earliest.count();
       latest += t.window_latest.count();
-      since_anchor += median - t.last_activity.count();
+      since_anchor += median - t.anchor.count();
       probes += t.probes_seen;
       idle_bytes += t.idle_bytes_per_hour.value_or(0);
       idle_packets += t.idle_packets_per_hour.value_or(0);
