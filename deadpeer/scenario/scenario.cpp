@@ -76,7 +76,14 @@ std::string Scenario::faultLabel() const {
   return faults.empty() ? "none" : std::string(faultKindInfo(faults.front().spec.kind).name);
 }
 
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
+namespace {
+
+struct DurationParts {
+  std::string_view whole, fraction;
+  long long unit = 0;  // milliseconds
+};
+
+std::optional<DurationParts> durationParts(std::string_view text) {
   // The unit in milliseconds; "ms" must be tried before "m" and "s".
   static const std::vector<std::pair<std::string_view, long long>> kUnits = {
       {"ms", 1}, {"s", 1000}, {"m", 60'000}};
@@ -84,24 +91,47 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
     if (!text.ends_with(suffix)) continue;
     const std::string_view number = text.substr(0, text.size() - suffix.size());
     const std::size_t dot = number.find('.');
-    const std::string_view whole = number.substr(0, dot);
-    const std::string_view fraction =
-        dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
+    DurationParts parts{number.substr(0, dot), {}, unit};
+    if (dot != std::string_view::npos) parts.fraction = number.substr(dot + 1);
     const auto digits = [](std::string_view s) {
       return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
     };
-    if (whole.empty() || !digits(whole) || !digits(fraction) || whole.size() > 9 ||
-        fraction.size() > 6 || (dot != std::string_view::npos && fraction.empty()))
+    if (parts.whole.empty() || !digits(parts.whole) || !digits(parts.fraction) ||
+        (dot != std::string_view::npos && parts.fraction.empty()))
       return std::nullopt;
-    // Exact arithmetic: 1.5s is 1500 ms, 1.0005s is not a whole millisecond.
-    long long scaled = 0;
-    for (char c : whole) scaled = scaled * 10 + (c - '0');
-    long long denominator = 1;
-    for (char c : fraction) scaled = scaled * 10 + (c - '0'), denominator *= 10;
-    if ((scaled * unit) % denominator != 0) return std::nullopt;
-    return std::chrono::milliseconds(scaled * unit / denominator);
+    return parts;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+bool isDurationSyntax(std::string_view text) { return durationParts(text).has_value(); }
+
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
+  const auto parts = durationParts(text);
+  // Six decimals are microseconds of a second; anything finer is a typo.
+  if (!parts || parts->fraction.size() > 6) return std::nullopt;
+  // Exact arithmetic on the number x 10^decimals, stopping as soon as the
+  // value passes the ceiling, so that no digit count can overflow: every
+  // intermediate stays below 10^15.
+  const long long ceiling = kMaxDuration.count();
+  long long denominator = 1;
+  for (std::size_t i = 0; i < parts->fraction.size(); ++i) denominator *= 10;
+  long long scaled = 0;  // the number x denominator
+  const auto add = [&](char c) {
+    scaled = scaled * 10 + (c - '0');
+    return scaled / denominator * parts->unit <= ceiling;
+  };
+  for (char c : parts->whole)
+    if (!add(c)) return std::nullopt;
+  for (char c : parts->fraction)
+    if (!add(c)) return std::nullopt;
+  // Exact: 1.5s is 1500 ms, 1.0005s is not a whole millisecond.
+  if ((scaled * parts->unit) % denominator != 0) return std::nullopt;
+  const long long value = scaled * parts->unit / denominator;
+  if (value > ceiling) return std::nullopt;
+  return std::chrono::milliseconds(value);
 }
 
 }  // namespace deadpeer

@@ -194,9 +194,17 @@ Scenario parseScenario(std::string_view yaml, const std::filesystem::path& file)
 // every bad path call expandScenarioPaths.
 std::vector<std::filesystem::path> findScenarioFiles(const std::vector<std::filesystem::path>& paths);
 
+// The longest duration a scenario file may give anywhere. A file that
+// warms up for 999999999m would hang a run; the longest setting the kernel
+// takes (TCP_KEEPIDLE 32767 s) is about 9 hours.
+inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24);
+
 // "250ms", "2s", "1.5s", "1m": the duration syntax of scenario files.
-// nullopt when `text` is not one.
+// nullopt when `text` is not one, or is longer than kMaxDuration. Overflow-
+// safe for any number of digits.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
+// Whether `text` has the syntax of a duration, whatever its size.
+bool isDurationSyntax(std::string_view text);
 
 // The keys each mapping of the format accepts, by where the mapping sits:
 // "" is the top level, then "hosts.*", "hosts.*.tcp", "peers[]",

@@ -32,9 +32,14 @@ struct DetectDraft {
   std::optional<ExternalPeerSpec::Detection> detection;
 };
 
+// The most connections one peer opens or accepts: TcpPeer's clients and
+// `deadpeer serve` refuse more (peer/tcp_peer.cpp, cli/serve.cpp).
+inline constexpr int kMaxPeerConnections = 10'000;
+
 struct PeerDraft {
   ScenarioPeer peer;
   std::string path;
+  std::vector<SourceMark> command_marks;  // one per peer.command argument
   std::string host;  // as written: a node, or "clients"
   bool kind_known = false;
   Seen seen;

@@ -45,7 +45,8 @@ const std::vector<Rule<FaultDraft>>& faultRules() {
            return;
          }
          if (e.value.IsScalar() && !parseDuration(e.value.Scalar()) &&
-             plainType(e.value) == Plain::kString && e.value.Scalar()[0] != '-') {
+             !isDurationSyntax(e.value.Scalar()) && plainType(e.value) == Plain::kString &&
+             e.value.Scalar()[0] != '-') {
            r.error(e,
                    "must be a duration (after the warm-up) or setup (before any peer starts), "
                    "got \"" +

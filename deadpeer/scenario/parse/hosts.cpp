@@ -1,5 +1,7 @@
 #include "deadpeer/scenario/parse/rules.hpp"
 
+#include <re2/re2.h>
+
 #include <set>
 
 #include "deadpeer/scenario/parse/names.hpp"
@@ -61,6 +63,15 @@ const std::vector<Rule<HostDraft>>& hostRules() {
            if (!key.starts_with("net.")) {
              r.error(key_mark, value.path,
                      "only net.* sysctls belong to a host's network namespace");
+             continue;
+           }
+           // A dotted name, as sysctl(8) writes it: a '/' would make the
+           // name a path (net.ipv4.x/../../kernel) that the run refuses.
+           static const re2::RE2 kName("net(\\.[A-Za-z0-9_-]+)+");
+           if (!re2::RE2::FullMatch(key, kName)) {
+             r.error(key_mark, value.path,
+                     "must be a dotted sysctl name such as net.ipv4.tcp_keepalive_time "
+                     "(letters, digits, _ and - between the dots)");
              continue;
            }
            if (h.settings.sysctls.contains(key)) {

@@ -300,7 +300,9 @@ const std::vector<Rule<PeerDraft>>& peerRules() {
        kClients, kClients},
       {"connections",
        [](Reader& r, const Entry& e, PeerDraft& p) {
-         if (auto v = r.integer(e, 1, 1'000'000)) p.peer.connections = static_cast<int>(*v);
+         // The peers' own limit (TcpPeer's clients, `deadpeer serve`).
+         if (auto v = r.integer(e, 1, kMaxPeerConnections))
+           p.peer.connections = static_cast<int>(*v);
        },
        kClients | kServers},
       {"keepalive",
@@ -345,8 +347,10 @@ const std::vector<Rule<PeerDraft>>& peerRules() {
       {"command",
        [](Reader& r, const Entry& e, PeerDraft& p) {
          std::vector<std::string> argv;
+         std::vector<SourceMark> marks;
          bool ok = true;
          readList(r, e, [&](const Entry& item) {
+           marks.push_back(item.mark);
            auto arg = r.scalar(item);
            if (arg && item.path.ends_with("[0]") && arg->empty()) {
              r.error(item, "the program must not be empty");
@@ -358,7 +362,7 @@ const std::vector<Rule<PeerDraft>>& peerRules() {
          if (e.value.IsSequence() && e.value.size() == 0)
            r.error(e, "must name the program and its arguments, got an empty list");
          else if (ok)
-           p.peer.command = std::move(argv);
+           p.peer.command = std::move(argv), p.command_marks = std::move(marks);
        },
        kExternal, kExternal},
       {"ready",

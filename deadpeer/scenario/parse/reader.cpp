@@ -2,7 +2,10 @@
 
 #include <re2/re2.h>
 
+#include "deadpeer/text.hpp"
+
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 
@@ -110,6 +113,16 @@ std::optional<std::string> Reader::text(const Entry& at) {
           "must be a string, got " + described(at.value) + " (quote it if it is meant as text)");
     return std::nullopt;
   }
+  return checkedText(at);
+}
+
+// Text goes into reports, file names and command lines: UTF-8 without NUL
+// (a NUL would cut a C string where the rest of the text still counts).
+std::optional<std::string> Reader::checkedText(const Entry& at) {
+  if (auto problem = textProblem(at.value.Scalar())) {
+    error(at, *problem);
+    return std::nullopt;
+  }
   return at.value.Scalar();
 }
 
@@ -118,7 +131,7 @@ std::optional<std::string> Reader::scalar(const Entry& at) {
     error(at, "must be a string or a number, got " + described(at.value));
     return std::nullopt;
   }
-  return at.value.Scalar();
+  return checkedText(at);
 }
 
 std::optional<long long> Reader::integer(const Entry& at, long long low, long long high) {
@@ -149,7 +162,16 @@ std::optional<double> Reader::number(const Entry& at) {
     error(at, "must be a number, got " + described(at.value));
     return std::nullopt;
   }
-  return std::strtod(at.value.Scalar().c_str(), nullptr);
+  // YAML's .nan and .inf are numbers to YAML but no setting's value, and
+  // strtod reads neither (".nan" came out as 0).
+  const std::string& text = at.value.Scalar();
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(value)) {
+    error(at, "must be a finite number, got " + text);
+    return std::nullopt;
+  }
+  return value;
 }
 
 std::optional<bool> Reader::boolean(const Entry& at) {
@@ -165,6 +187,10 @@ std::optional<milliseconds> Reader::duration(const Entry& at) {
   const std::string text = scalar ? at.value.Scalar() : "";
   if (scalar) {
     if (auto value = parseDuration(text)) return value;
+    if (isDurationSyntax(text)) {
+      error(at, "must be at most " + durationText(kMaxDuration) + " (24 hours), got " + text);
+      return std::nullopt;
+    }
     if (!text.empty() && text[0] == '-' && parseDuration(text.substr(1))) {
       error(at, "must not be negative, got " + text);
       return std::nullopt;

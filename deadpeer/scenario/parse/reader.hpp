@@ -91,6 +91,8 @@ class Reader {
   std::optional<std::string> scalar(const Entry& at);
   std::optional<long long> integer(const Entry& at, long long low, long long high);
   std::optional<double> number(const Entry& at);
+  // The scalar if it is UTF-8 without NUL; else a diagnostic.
+  std::optional<std::string> checkedText(const Entry& at);
   std::optional<bool> boolean(const Entry& at);
   std::optional<std::chrono::milliseconds> duration(const Entry& at);
   // Kernel settings counted in seconds: 1500ms would be silently truncated.

@@ -87,6 +87,57 @@ PeerRef refOf(const Draft& d, const PeerDraft& p) {
 
 // Whether every peer has a name: otherwise "unknown peer" would only echo
 // the problem already reported with the peers.
+// An external peer's command, as run will expand and start it: every
+// placeholder known and naming a host of the topology or a peer with a
+// port, and the program found in PATH (the harness's environment, which
+// the program inherits) unless its name is itself a placeholder.
+void checkCommands(Reader& r, const Draft& d, const std::optional<TopologySpec>& spec) {
+  for (const auto& p : d.peers) {
+    if (p.peer.kind != PeerKind::kExternal || p.peer.command.empty() ||
+        p.command_marks.size() != p.peer.command.size())
+      continue;
+    for (std::size_t i = 0; i < p.peer.command.size(); ++i) {
+      const std::string& arg = p.peer.command[i];
+      const SourceMark mark = p.command_marks[i];
+      const std::string path = join(p.path, "command[" + std::to_string(i) + "]");
+      for (std::size_t open = arg.find('{'); open != std::string::npos;
+           open = arg.find('{', open + 1)) {
+        const std::size_t close = arg.find('}', open);
+        if (close == std::string::npos) break;  // run copies a lone '{' as it is
+        const std::string token = arg.substr(open + 1, close - open - 1);
+        const std::size_t colon = token.find(':');
+        const std::string key = token.substr(0, colon);
+        const std::string value = colon == std::string::npos ? "" : token.substr(colon + 1);
+        if (key == "address" || key == "address-bracketed") {
+          if (spec) checkHostName(r, *spec, mark, path, value);
+        } else if (key == "port") {
+          const auto named = std::find_if(d.peers.begin(), d.peers.end(),
+                                          [&](const PeerDraft& q) { return q.peer.name == value; });
+          if (named == d.peers.end())
+            r.error(mark, path, "{port:" + value + "} names no peer");
+          else if (named->peer.port == 0)
+            r.error(mark, path, "{port:" + value + "}: peer \"" + value + "\" has no port");
+        } else if (!(colon == std::string::npos &&
+                     (key == "family" || key == "self" || key == "dir" || key == "workdir"))) {
+          r.error(mark, path,
+                  "unknown placeholder {" + token +
+                      "}; expected {address:HOST}, {address-bracketed:HOST}, {port:PEER}, "
+                      "{family}, {self}, {dir} or {workdir}");
+        }
+      }
+    }
+    const std::string& program = p.peer.command.front();
+    if (program.find('{') == std::string::npos && !findInPath(program)) {
+      const char* env = std::getenv("PATH");
+      r.error(p.command_marks.front(), join(p.path, "command[0]"),
+              "\"" + program + "\" " +
+                  (program.find('/') != std::string::npos
+                       ? std::string("is not an executable file")
+                       : "not found in PATH (" + std::string(env ? env : "unset") + ")"));
+    }
+  }
+}
+
 bool peerNamesKnown(const Draft& d) {
   return d.seen.contains("peers") && !d.peers.empty() &&
          std::all_of(d.peers.begin(), d.peers.end(),
@@ -128,7 +179,9 @@ void checkPeers(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
   }
 
   // Who connects where, and how many connections each server must accept.
-  std::map<const PeerDraft*, int> opened;
+  // long long: a many-clients topology multiplies each client's count by
+  // its hosts, and a sum of such products overflows an int.
+  std::map<const PeerDraft*, long long> opened;
   for (auto& p : d.peers) {
     if (!p.kind_known || !p.peer.isClient() || p.peer.connect.empty() || !peerNamesKnown(d))
       continue;
@@ -161,21 +214,27 @@ void checkPeers(Reader& r, Draft& d, const std::optional<TopologySpec>& spec) {
                   std::string(peerKindName(wanted)) + " (or an external peer), not to " +
                   std::string(peerKindName(server.peer.kind)) + " \"" + server.peer.name + "\"");
     } else {
-      opened[&server] +=
-          p.peer.connections * static_cast<int>(std::max<std::size_t>(1, p.peer.hosts.size()));
+      opened[&server] += static_cast<long long>(p.peer.connections) *
+                         static_cast<long long>(std::max<std::size_t>(1, p.peer.hosts.size()));
     }
   }
   for (auto& p : d.peers) {
     if (!p.kind_known || !p.peer.isServer()) continue;
-    const int total = opened[&p];
-    if (!p.seen.contains("connections")) {
-      p.peer.connections = std::max(1, total);
+    const long long total = opened[&p];
+    if (total > kMaxPeerConnections) {
+      r.error(seenOr(p.seen, "connections", p.peer.mark), join(p.path, "connections"),
+              "its clients open " + std::to_string(total) + " connections to it; a server accepts "
+              "at most " + std::to_string(kMaxPeerConnections));
+    } else if (!p.seen.contains("connections")) {
+      p.peer.connections = std::max(1, static_cast<int>(total));
     } else if (p.peer.connections < total) {
       r.error(seenOr(p.seen, "connections", p.peer.mark), join(p.path, "connections"),
               "accepts " + std::to_string(p.peer.connections) + " but its clients open " +
                   std::to_string(total));
     }
   }
+
+  checkCommands(r, d, spec);
 
   // Two listeners on one port of one host: the second would fail to bind.
   std::map<std::pair<std::string, int>, const PeerDraft*> ports;
