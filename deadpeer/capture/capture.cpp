@@ -426,6 +426,63 @@ std::string Packet::str(Clock::time_point zero) const {
          " len=" + std::to_string(payload);
 }
 
+// ---- PacketDecoder ----------------------------------------------------------
+
+struct PacketDecoder::Flows {
+  std::map<std::string, FlowState> map;
+};
+
+bool PacketDecoder::decodes(int dlt) noexcept { return linkType(dlt) != nullptr; }
+
+PacketDecoder::PacketDecoder(int dlt, bool heartbeat)
+    : link_(dlt), heartbeat_(heartbeat), flows_(std::make_unique<Flows>()) {
+  if (!decodes(dlt))
+    throw Error("decode", "link type " + std::to_string(dlt), "", EOPNOTSUPP, "is not decoded");
+}
+PacketDecoder::~PacketDecoder() = default;
+PacketDecoder::PacketDecoder(PacketDecoder&&) noexcept = default;
+PacketDecoder& PacketDecoder::operator=(PacketDecoder&&) noexcept = default;
+
+std::size_t PacketDecoder::flows() const noexcept { return flows_->map.size(); }
+
+Packet PacketDecoder::decode(const std::uint8_t* frame, std::size_t caplen,
+                             std::size_t wire_length) {
+  Decoded d = deadpeer::decode(*linkType(link_), frame, caplen);
+  Packet& p = d.packet;
+  p.length = wire_length;
+  if (!d.tcp) return std::move(p);
+  const std::string from = endpointKey(p.source, p.source_port);
+  const std::string to = endpointKey(p.destination, p.destination_port);
+  const bool forward = from < to;
+  const std::string key = forward ? from + to : to + from;
+  auto it = flows_->map.find(key);
+  if (it == flows_->map.end()) {
+    // Bounded: a sender that makes up endpoints cannot grow the table
+    // without end; the oldest flows are not worth more than new ones, so
+    // the table is simply started again.
+    if (flows_->map.size() >= kMaxFlows) flows_->map.clear();
+    it = flows_->map.emplace(key, FlowState{}).first;
+  }
+  FlowState& flow = it->second;
+  Side& me = flow.side[forward ? 0 : 1];
+  Side& peer = flow.side[forward ? 1 : 0];
+  p.cls = classifySegment(d, peer, heartbeat_);
+  // Whatever we say now is our first word since the peer's probe.
+  peer.probe_seq.reset();
+  if (p.cls == PacketClass::kKeepaliveProbe || p.cls == PacketClass::kWindowProbe)
+    me.probe_seq = p.seq;
+  if ((p.flags & kAckFlag) && !(p.flags & kRstFlag)) {
+    me.last_ack = p.ack;
+    me.window = p.window;
+  }
+  if (p.flags & (kRstFlag | kSynFlag)) {
+    // A reset ends the flow; a SYN starts a new one on the same ports.
+    me.probe_seq.reset();
+    if (p.flags & kRstFlag) flow = FlowState{};
+  }
+  return std::move(p);
+}
+
 // ---- Capture --------------------------------------------------------------
 
 struct Capture::Handle {
@@ -439,10 +496,9 @@ struct Capture::Handle {
   std::unique_ptr<pcap_t, PcapClose> pcap;
   std::unique_ptr<pcap_dumper_t, DumperClose> dumper;
   UniqueFd epoll;
-  const LinkType* link = nullptr;
   std::string where;
   // Reader thread only.
-  std::map<std::string, FlowState> flows;
+  std::optional<PacketDecoder> decoder;
 };
 
 Capture::Capture(const Netns& netns, std::string interface, CaptureOptions options)
@@ -475,8 +531,9 @@ Capture::Capture(const Netns& netns, std::string interface, CaptureOptions optio
     if (int rc = pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO); rc != 0)
       throw failed("pcap_set_tstamp_precision", rc);
     if (int rc = pcap_activate(p); rc < 0) throw failed("pcap_activate", rc);
-    handle_->link = linkType(pcap_datalink(p));
-    if (handle_->link == nullptr)
+    if (PacketDecoder::decodes(pcap_datalink(p)))
+      handle_->decoder.emplace(pcap_datalink(p), options_.heartbeat);
+    else
       throw Error("pcap_datalink", object, where, EOPNOTSUPP,
                   "link type " + std::to_string(pcap_datalink(p)) + " is not decoded");
     if (!options_.filter.empty()) {
@@ -576,35 +633,11 @@ void Capture::run() noexcept {
 void Capture::onPacket(const ::pcap_pkthdr& header, const std::uint8_t* bytes) {
   if (handle_->dumper)
     pcap_dump(reinterpret_cast<u_char*>(handle_->dumper.get()), &header, bytes);
-  Decoded d = decode(*handle_->link, bytes, header.caplen);
-  Packet& p = d.packet;
-  p.length = header.len;
+  Packet p = handle_->decoder->decode(bytes, header.caplen, header.len);
   // With nanosecond precision tv_usec carries nanoseconds.
   const std::chrono::nanoseconds realtime =
       std::chrono::seconds(header.ts.tv_sec) + std::chrono::nanoseconds(header.ts.tv_usec);
   p.at = Clock::time_point(std::chrono::duration_cast<Clock::duration>(realtime) - realtime_offset_);
-  if (d.tcp) {
-    const std::string from = endpointKey(p.source, p.source_port);
-    const std::string to = endpointKey(p.destination, p.destination_port);
-    const bool forward = from < to;
-    FlowState& flow = handle_->flows[forward ? from + to : to + from];
-    Side& me = flow.side[forward ? 0 : 1];
-    Side& peer = flow.side[forward ? 1 : 0];
-    p.cls = classifySegment(d, peer, options_.heartbeat);
-    // Whatever we say now is our first word since the peer's probe.
-    peer.probe_seq.reset();
-    if (p.cls == PacketClass::kKeepaliveProbe || p.cls == PacketClass::kWindowProbe)
-      me.probe_seq = p.seq;
-    if ((p.flags & kAckFlag) && !(p.flags & kRstFlag)) {
-      me.last_ack = p.ack;
-      me.window = p.window;
-    }
-    if (p.flags & (kRstFlag | kSynFlag)) {
-      // A reset ends the flow; a SYN starts a new one on the same ports.
-      me.probe_seq.reset();
-      if (p.flags & kRstFlag) flow = FlowState{};
-    }
-  }
   {
     std::lock_guard lock(mutex_);
     packets_.push_back(std::move(p));

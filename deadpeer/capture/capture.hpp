@@ -106,6 +106,37 @@ struct CaptureOptions {
   int snaplen = 256;
 };
 
+// Decodes and classifies the frames of one link type, keeping each TCP
+// flow's state (see above). Pure: bytes in, a Packet out, no kernel and no
+// clock (`at` is left for the caller), so it is tested and fuzzed on byte
+// arrays. Any bytes are safe: what is not IPv4/IPv6 over a known link, or is
+// cut short, comes back as far as it was decoded, kOther. At most kMaxFlows
+// flows are tracked; past that the table starts again.
+//
+// Threading: one thread at a time.
+class PacketDecoder {
+ public:
+  static constexpr std::size_t kMaxFlows = 65'536;
+  // Whether frames of this DLT_* link type are decoded: Ethernet, Linux
+  // cooked (SLL, SLL2), raw IP.
+  static bool decodes(int dlt) noexcept;
+  // Throws Error EOPNOTSUPP for a link type it does not decode.
+  PacketDecoder(int dlt, bool heartbeat);
+  ~PacketDecoder();
+  PacketDecoder(PacketDecoder&&) noexcept;
+  PacketDecoder& operator=(PacketDecoder&&) noexcept;
+
+  // `caplen` bytes of a frame that was `wire_length` bytes on the wire.
+  Packet decode(const std::uint8_t* frame, std::size_t caplen, std::size_t wire_length);
+  std::size_t flows() const noexcept;
+
+ private:
+  struct Flows;
+  int link_;
+  bool heartbeat_;
+  std::unique_ptr<Flows> flows_;
+};
+
 class Capture {
  public:
   using Clock = std::chrono::steady_clock;
