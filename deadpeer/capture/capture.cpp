@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "deadpeer/error.hpp"
 
@@ -733,6 +734,19 @@ ProbeTrain probesFrom(const std::vector<Packet>& packets, const IpAddress& from,
     ++train.count;
   }
   return train;
+}
+
+int pingsFrom(const std::vector<Packet>& packets, const IpAddress& from,
+              Packet::Clock::time_point begin, Packet::Clock::time_point end) {
+  std::set<std::pair<std::uint16_t, std::uint32_t>> bytes;  // (source port, seq)
+  for (const Packet& p : packets) {
+    if (p.cls != PacketClass::kPing || !(p.source == from) || !within(p, begin, end)) continue;
+    // A PING segment carries only PING bytes (classify()); bounded by the MSS.
+    const std::size_t n = std::min<std::size_t>(p.payload, 65535);
+    for (std::size_t i = 0; i < n; ++i)
+      bytes.emplace(p.source_port, p.seq + static_cast<std::uint32_t>(i));
+  }
+  return static_cast<int>(bytes.size());
 }
 
 std::optional<Packet> firstRst(const std::vector<Packet>& packets, Packet::Clock::time_point begin,

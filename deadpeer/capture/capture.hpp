@@ -198,6 +198,14 @@ struct ProbeTrain {
 ProbeTrain probesFrom(const std::vector<Packet>& packets, const IpAddress& from,
                       Packet::Clock::time_point begin, Packet::Clock::time_point end,
                       PacketClass cls = PacketClass::kKeepaliveProbe);
+// Heartbeat PINGs sent by `from` in [begin, end]: one per byte of sequence
+// space its PING segments covered, per flow. Each PING is one byte. TCP
+// resends unacknowledged PINGs and, when several wait (a late wake-up sends
+// the owed ones back to back, and autocorking holds the later ones), one
+// retransmission carries them together ("PPP"): counting segments, or
+// their first sequence numbers, then miscounts.
+int pingsFrom(const std::vector<Packet>& packets, const IpAddress& from,
+              Packet::Clock::time_point begin, Packet::Clock::time_point end);
 // The first RST in [begin, end], if any: its source says who reset.
 std::optional<Packet> firstRst(const std::vector<Packet>& packets, Packet::Clock::time_point begin,
                                Packet::Clock::time_point end = Packet::Clock::time_point::max());

@@ -476,8 +476,12 @@ void HeartbeatEngine::fireHeartbeat(std::uint32_t slot, Clock::time_point now) {
   }
   if (c.sent >= s.count) {
     if (!s.suspect_only) {
+      // Stamped when it is made, not at the batch's wake-up: a wake-up late
+      // past the deadline sends the last PINGs in this same batch (each
+      // due entry comes round again), and the verdict must not predate
+      // their departure on the wire.
       declareDead(slot, Detector::kHeartbeat, ETIMEDOUT,
-                  std::to_string(c.sent) + " unanswered pings", now);
+                  std::to_string(c.sent) + " unanswered pings", std::max(now, Clock::now()));
       return;
     }
     // Suspect once, then go on pinging every interval: the PING sent below

@@ -61,7 +61,12 @@
 // events to the EventLog under that mutex, so an EventLog::waitFor
 // predicate must not call into the engine. stop() and the destructor join
 // the thread; the destructor closes every socket still owned. Events are
-// stamped with the wake-up's CLOCK_MONOTONIC time, read once per batch.
+// stamped with the wake-up's CLOCK_MONOTONIC time, read once per batch,
+// except a heartbeat verdict, stamped when it is made: a wake-up late past
+// the deadline sends every PING still owed, in order, in the same batch,
+// and then declares the peer dead, after those PINGs left. Load therefore
+// never changes the number of PINGs the rule prescribes, only their
+// spacing.
 #pragma once
 
 #include <pthread.h>
