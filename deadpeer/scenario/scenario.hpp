@@ -143,6 +143,11 @@ struct Expectation {
   std::string icmp;
   // Live peers: at most this many wrong suspicions per trial.
   std::optional<int> max_false_positives;
+  // Live peers, per trial: query accuracy P_A at least this (0..1), and the
+  // mean time between wrong suspicions T_MR at least this (a trial with
+  // no mistake meets it). REFERENCE.md section 7.
+  std::optional<double> min_accuracy;
+  std::optional<std::chrono::milliseconds> min_mistake_recurrence;
   // Live peers: how long the run observes them, from the first fault.
   std::chrono::milliseconds observe{0};
   SourceMark mark;

@@ -29,6 +29,21 @@ const std::vector<Rule<Expectation>>& falsePositiveRules() {
          if (auto v = r.integer(e, 0, 1'000'000)) x.max_false_positives = static_cast<int>(*v);
        },
        kEvery, kEvery},
+      {"min_p_a",
+       [](Reader& r, const Entry& e, Expectation& x) {
+         if (auto v = r.number(e)) {
+           if (*v < 0.0 || *v > 1.0)
+             r.error(e, "must be between 0 and 1 (a probability), got " + e.value.Scalar());
+           else
+             x.min_accuracy = *v;
+         }
+       },
+       kEvery, kEvery},
+      {"min_t_mr",
+       [](Reader& r, const Entry& e, Expectation& x) {
+         if (auto v = r.duration(e)) x.min_mistake_recurrence = *v;
+       },
+       kEvery, kEvery},
   };
   return rules;
 }
