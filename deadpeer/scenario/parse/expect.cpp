@@ -38,12 +38,12 @@ const std::vector<Rule<Expectation>>& falsePositiveRules() {
              x.min_accuracy = *v;
          }
        },
-       kEvery, kEvery},
+       kEvery, 0},
       {"min_t_mr",
        [](Reader& r, const Entry& e, Expectation& x) {
          if (auto v = r.duration(e)) x.min_mistake_recurrence = *v;
        },
-       kEvery, kEvery},
+       kEvery, 0},
   };
   return rules;
 }
