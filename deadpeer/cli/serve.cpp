@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "deadpeer/error.hpp"
 #include "deadpeer/fd.hpp"
 #include "deadpeer/net/address.hpp"
@@ -40,28 +42,16 @@ constexpr int kMaxConnections = 10'000;
 // The peer name of serve's own last event; the printer stops after it.
 constexpr std::string_view kSelf = "serve";
 
-constexpr const char* kUsage =
-    "usage: deadpeer serve tcp --port P [--address A] [--connections N] [--stop-reading]\n"
-    "                          [--until-eof] [--max-time D]\n"
-    "       deadpeer serve heartbeat --port P [--address A] [--connections N]\n"
-    "                          [--idle D] [--interval D] [--count N] [--pong-delay D]\n"
-    "                          [--no-pings] [--pong-only] [--suspect-only] [--quiet-pings]\n"
-    "                          [--until-eof] [--max-time D]\n"
-    "  Serves in the current network namespace: tcp echoes (or, with --stop-reading,\n"
-    "  never reads); heartbeat answers PINGs (and pings, unless --no-pings).\n"
-    "  --address defaults to 0.0.0.0, --connections (how many to accept) to 1.\n"
-    "  Prints \"listening <address> <port>\" once listening, then one line per event,\n"
-    "  until SIGTERM or SIGINT, EOF on stdin with --until-eof, or --max-time\n"
-    "  (default 24h). D is a duration: 250ms, 2s, 1.5s, 1m.\n";
-
-// Bad usage: the message names the argument.
-struct UsageError {
-  std::string message;
-};
+constexpr const char* kAbout =
+    "Serves in the current network namespace: tcp echoes (or, with --stop-reading,\n"
+    "never reads); heartbeat answers PINGs (and pings, unless --no-pings). Prints\n"
+    "\"listening <address> <port>\" once listening, then one line per event, until\n"
+    "SIGTERM or SIGINT, EOF on stdin with --until-eof, or --max-time.\n"
+    "D is a duration: 250ms, 2s, 1.5s, 1m.";
 
 struct Options {
   std::string kind;  // "tcp" or "heartbeat"
-  std::optional<std::uint16_t> port;
+  std::uint16_t port = 0;
   IpAddress address = IpAddress::v4(0, 0, 0, 0);
   int connections = 1;
   bool stop_reading = false;
@@ -71,99 +61,85 @@ struct Options {
   std::chrono::milliseconds max_time{24h};
 };
 
-long long parseInteger(std::string_view option, std::string_view text, long long low,
-                       long long high) {
-  const std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  const long long value = std::strtoll(copy.c_str(), &end, 10);
-  if (copy.empty() || *end != '\0' || errno != 0 || value < low || value > high)
-    throw UsageError{std::string(option) + " '" + copy + "': expected an integer " +
-                     std::to_string(low) + ".." + std::to_string(high)};
-  return value;
+// A duration option: the scenario files' syntax (parseDuration).
+CLI::Option* addDuration(CLI::App& app, const std::string& name,
+                         std::chrono::milliseconds& target, const std::string& about) {
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&target](const std::string& text) { target = *parseDuration(text); }, about)
+      ->type_name("D")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            return parseDuration(text) ? ""
+                                       : "'" + text +
+                                             "' is not a duration such as 250ms, 2s, 1.5s or 1m";
+          },
+          "DURATION"));
 }
 
-std::chrono::milliseconds parseDurationOption(std::string_view option, std::string_view text) {
-  if (const auto value = parseDuration(text)) return *value;
-  throw UsageError{std::string(option) + " '" + std::string(text) +
-                   "': expected a duration such as 250ms, 2s, 1.5s or 1m"};
+// The options both kinds take.
+void addCommonOptions(CLI::App& app, Options& o) {
+  app.add_option("--port", o.port, "the port to listen on")
+      ->required()
+      ->check(CLI::Range(1, 65535));
+  app.add_option_function<std::string>(
+         "--address",
+         [&o](const std::string& text) { o.address = IpAddress::parse(text); },
+         "the address to listen on")
+      ->type_name("A")
+      ->default_str("0.0.0.0")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              IpAddress::parse(text);
+              return "";
+            } catch (const Error&) {
+              return "'" + text + "' is not an IPv4 or IPv6 address";
+            }
+          },
+          "ADDRESS"));
+  app.add_option("--connections", o.connections, "how many connections to accept")
+      ->check(CLI::Range(1, kMaxConnections))
+      ->capture_default_str();
+  app.add_flag("--until-eof", o.until_eof, "stop at the end of standard input");
+  addDuration(app, "--max-time", o.max_time, "stop after D (default 24h)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const auto d = parseDuration(text);
+            return d && d->count() <= 0 ? "must be positive" : "";
+          },
+          "POSITIVE"));
 }
 
-Options parse(int argc, char** argv) {
-  const std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty()) throw UsageError{"missing the server kind: tcp or heartbeat"};
-  Options o;
-  o.kind = std::string(args[0]);
-  if (o.kind != "tcp" && o.kind != "heartbeat")
-    throw UsageError{"unknown server kind '" + o.kind + "': expected tcp or heartbeat"};
-  const bool heartbeat = o.kind == "heartbeat";
-  // A heartbeat server answers by default and pings like any side would.
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string_view option = args[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= args.size()) throw UsageError{std::string(option) + " needs a value"};
-      return args[++i];
-    };
-    auto heartbeatOnly = [&] {
-      if (!heartbeat)
-        throw UsageError{std::string(option) + " applies to 'serve heartbeat' only"};
-    };
-    if (option == "--port") {
-      o.port = static_cast<std::uint16_t>(parseInteger(option, value(), 1, 65535));
-    } else if (option == "--address") {
-      const std::string_view text = value();
-      try {
-        o.address = IpAddress::parse(text);
-      } catch (const Error&) {
-        throw UsageError{"--address '" + std::string(text) + "': not an IPv4 or IPv6 address"};
+// What CLI11 would word less clearly: an unknown kind (it would call it a
+// missing command) and an option of the other kind ("not expected").
+int kindMistake(int argc, char** argv, const CLI::App& tcp, const CLI::App& heartbeat) {
+  const CLI::App* kind = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    if (!kind) {
+      if (arg.starts_with("-")) continue;
+      if (arg != "tcp" && arg != "heartbeat") {
+        std::fprintf(stderr,
+                     "deadpeer serve: unknown server kind '%s': expected tcp or heartbeat "
+                     "(see deadpeer serve --help)\n",
+                     argv[i]);
+        return kExitUsage;
       }
-    } else if (option == "--connections") {
-      o.connections = static_cast<int>(parseInteger(option, value(), 1, kMaxConnections));
-    } else if (option == "--until-eof") {
-      o.until_eof = true;
-    } else if (option == "--max-time") {
-      o.max_time = parseDurationOption(option, value());
-      if (o.max_time.count() <= 0) throw UsageError{"--max-time must be positive"};
-    } else if (option == "--stop-reading") {
-      if (heartbeat) throw UsageError{"--stop-reading applies to 'serve tcp' only"};
-      o.stop_reading = true;
-    } else if (option == "--idle") {
-      heartbeatOnly();
-      o.heartbeat.idle = parseDurationOption(option, value());
-    } else if (option == "--interval") {
-      heartbeatOnly();
-      o.heartbeat.interval = parseDurationOption(option, value());
-    } else if (option == "--count") {
-      heartbeatOnly();
-      o.heartbeat.count = static_cast<int>(parseInteger(option, value(), 1, 1'000'000));
-    } else if (option == "--pong-delay") {
-      heartbeatOnly();
-      o.heartbeat.pong_delay = parseDurationOption(option, value());
-    } else if (option == "--no-pings") {
-      heartbeatOnly();
-      o.heartbeat.send_pings = false;
-    } else if (option == "--pong-only") {
-      heartbeatOnly();
-      o.heartbeat.pong_only = true;
-    } else if (option == "--suspect-only") {
-      heartbeatOnly();
-      o.heartbeat.suspect_only = true;
-    } else if (option == "--quiet-pings") {
-      heartbeatOnly();
-      o.quiet_pings = true;
-    } else {
-      throw UsageError{"unknown argument '" + std::string(option) + "'"};
+      kind = arg == "tcp" ? &tcp : &heartbeat;
+      continue;
+    }
+    if (!arg.starts_with("--")) continue;
+    const std::string name(arg.substr(0, arg.find('=')));
+    const CLI::App& other = kind == &tcp ? heartbeat : tcp;
+    if (kind->get_option_no_throw(name) == nullptr && other.get_option_no_throw(name) != nullptr) {
+      std::fprintf(stderr, "deadpeer serve: %s applies to 'serve %s' only\n", name.c_str(),
+                   other.get_name().c_str());
+      return kExitUsage;
     }
   }
-  if (!o.port) throw UsageError{"--port is required"};
-  if (heartbeat) {
-    try {
-      o.heartbeat.validate();
-    } catch (const Error& e) {
-      throw UsageError{e.what()};
-    }
-  }
-  return o;
+  return 0;
 }
 
 // One running server of either kind.
@@ -175,7 +151,7 @@ class Server {
       config.name = "server";
       config.role = TcpPeerConfig::Role::kServer;
       config.address = o.address;
-      config.port = *o.port;
+      config.port = o.port;
       config.max_connections = o.connections;
       // A server echoes only in request/response mode; its interval paces
       // the client, never the server, so any value does.
@@ -186,7 +162,7 @@ class Server {
       config.name = "server";
       config.server = true;
       config.address = o.address;
-      config.port = *o.port;
+      config.port = o.port;
       config.settings = o.heartbeat;
       config.max_connections = o.connections;
       // Accepting ends with the process at the latest.
@@ -282,7 +258,7 @@ int serve(const Options& o) {
   const Netns here = Netns::current("this process's namespace");
   EventLog log;
   Server server(o, here, log);
-  printLine("listening " + o.address.str() + " " + std::to_string(*o.port));
+  printLine("listening " + o.address.str() + " " + std::to_string(o.port));
 
   std::thread printer([&log] {
     // Ends at serve's own last event, which is added after every other.
@@ -320,22 +296,52 @@ int serve(const Options& o) {
 }  // namespace
 
 int serveMain(int argc, char** argv) {
-  if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
-    std::fputs(kUsage, stdout);
-    return kExitOk;
-  }
-  Options options;
+  CLI::App app{kAbout, "deadpeer serve"};
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 stopped as asked, 1 the server failed, 2 bad usage.\n");
+  Options o;
+  CLI::App* tcp = app.add_subcommand("tcp", "a TCP server that echoes what it reads");
+  addCommonOptions(*tcp, o);
+  tcp->add_flag("--stop-reading", o.stop_reading, "never read: the receive window fills");
+  CLI::App* heartbeat =
+      app.add_subcommand("heartbeat", "a heartbeat server: answers PINGs, and pings");
+  addCommonOptions(*heartbeat, o);
+  addDuration(*heartbeat, "--idle", o.heartbeat.idle, "quiet time before the first PING");
+  addDuration(*heartbeat, "--interval", o.heartbeat.interval, "time between PINGs");
+  heartbeat->add_option("--count", o.heartbeat.count, "unanswered PINGs before declaring death")
+      ->check(CLI::Range(1, 1'000'000));
+  addDuration(*heartbeat, "--pong-delay", o.heartbeat.pong_delay, "answer each PING after D");
+  heartbeat->add_flag_callback("--no-pings", [&o] { o.heartbeat.send_pings = false; },
+                               "only answer, never PING");
+  heartbeat->add_flag("--pong-only", o.heartbeat.pong_only, "only PONGs count as a sign of life");
+  heartbeat->add_flag("--suspect-only", o.heartbeat.suspect_only,
+                      "suspect at the deadline, keep the connection");
+  heartbeat->add_flag("--quiet-pings", o.quiet_pings, "do not print each PING and PONG");
+
+  if (const int bad = kindMistake(argc, argv, *tcp, *heartbeat)) return bad;
   try {
-    options = parse(argc, argv);
-  } catch (const UsageError& e) {
-    if (argc < 2)
-      std::fprintf(stderr, "deadpeer serve: %s\n%s", e.message.c_str(), kUsage);
-    else
-      std::fprintf(stderr, "deadpeer serve: %s (see deadpeer serve --help)\n", e.message.c_str());
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string command = "deadpeer serve";
+    for (const CLI::App* sub : app.get_subcommands()) command += " " + sub->get_name();
+    std::fprintf(stderr, "%s: %s (see %s --help)\n", command.c_str(), e.what(), command.c_str());
     return kExitUsage;
   }
+  o.kind = tcp->parsed() ? "tcp" : "heartbeat";
+  if (heartbeat->parsed()) {
+    try {
+      o.heartbeat.validate();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "deadpeer serve heartbeat: %s\n", e.what());
+      return kExitUsage;
+    }
+  }
   try {
-    return serve(options);
+    return serve(o);
   } catch (const Error& e) {
     std::fprintf(stderr, "deadpeer serve: %s\n", e.what());
     return e.op() == "validate" ? kExitUsage : kExitFailed;
