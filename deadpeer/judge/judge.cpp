@@ -49,17 +49,24 @@ DetectionWindow programWindow(const Scenario& sc, const TrialRecord& record, con
   std::vector<std::string> read;
   std::optional<DetectionWindow> best;
   std::string unread;
+  // Keeps the earlier of two windows, and says what the later one was.
   const auto earlier = [](std::optional<DetectionWindow>& into, DetectionWindow w) {
-    if (w.never) {
-      if (!into) into = std::move(w);
-      return;
-    }
-    if (!into || into->never) {
+    const auto summary = [](const DetectionWindow& x) {
+      return x.reasoning.empty() ? std::string("never") : x.reasoning.back();
+    };
+    if (!into) {
       into = std::move(w);
       return;
     }
-    const auto earliest = std::min(into->earliest, w.earliest);
-    if (w.latest < into->latest) into = std::move(w);
+    if (w.never || (!into->never && into->latest <= w.latest)) {
+      const auto earliest = w.never ? into->earliest : std::min(into->earliest, w.earliest);
+      into->reasoning.push_back("later, and so not the one that decides: " + summary(w));
+      into->earliest = earliest;
+      return;
+    }
+    const auto earliest = into->never ? w.earliest : std::min(into->earliest, w.earliest);
+    w.reasoning.push_back("later, and so not the one that decides: " + summary(*into));
+    into = std::move(w);
     into->earliest = earliest;
   };
   anchors.earliest = Clock::time_point::max();
