@@ -107,13 +107,13 @@ DetectionWindow predictAppRule(const AppRule& rule, Clock::time_point last_recei
   w.anchor = last_received;
   w.anchor_name = "the last received segment with payload";
   w.detector = Detector::kExternal;
+  // The rule's heartbeats are the program's own messages, not the TCP
+  // keepalive probes the judge counts on the wire: no probe count.
   w.reasoning.push_back("declared rule " + rule.str() + ".");
   Clock::time_point nominal_at{};
   switch (rule.kind) {
     case AppRuleKind::kHeartbeat:
       w.nominal = rule.idle + rule.count * rule.interval;
-      w.probes = rule.count;
-      w.probe_spacing = rule.interval;
       nominal_at = last_received + w.nominal;
       w.reasoning.push_back("the first heartbeat " + ms(rule.idle) + " after the last activity, " +
                             std::to_string(rule.count) + " unanswered, " + ms(rule.interval) +
@@ -131,8 +131,6 @@ DetectionWindow predictAppRule(const AppRule& rule, Clock::time_point last_recei
       const Clock::time_point last = floorBootSecond(last_received + milliseconds(5), offset);
       const auto span = (rule.count + 1) * rule.interval;
       w.nominal = (first - last_received) + span;
-      w.probes = rule.count;
-      w.probe_spacing = rule.interval;
       w.earliest = first + span;
       w.latest = last + span + kProgramAllowance;
       w.reasoning.push_back(
@@ -149,7 +147,6 @@ DetectionWindow predictAppRule(const AppRule& rule, Clock::time_point last_recei
     }
     case AppRuleKind::kGrpcKeepalive:
       w.nominal = rule.idle + rule.timeout;
-      w.probes = 1;
       nominal_at = last_received + w.nominal;
       w.reasoning.push_back("a PING " + ms(rule.idle) + " after the last activity, no ACK within " +
                             ms(rule.timeout) + ": the transport closes " +
