@@ -83,7 +83,7 @@ TEST_P(PingPong, KeepaliveDetectsAHostCrashInsideTheKernelWindow) {
   const auto window = dt::kernelWindow(dt::keepaliveDetector(1s, 1s, 2), *crash,
                                        lastReceived(*crash), family());
   EXPECT_TRUE(dt::detectedInWindow(log_, "client", window, kReportingPath));
-  EXPECT_TRUE(dt::detectedWithErrno(log_, "client", ETIMEDOUT, 0ms));
+  EXPECT_TRUE(dt::detectedWithExitStatus(log_, "client", ETIMEDOUT, 0ms));
 }
 
 TEST_P(PingPong, KeepaliveNeverDetectsAFrozenServer) {
@@ -107,7 +107,7 @@ TEST_P(PingPong, HeartbeatDetectsAFrozenServerInsideItsWindow) {
   const auto window =
       dt::heartbeatWindow(heartbeat, *freeze, lastReceived(*freeze, true), family());
   EXPECT_TRUE(dt::detectedInWindow(log_, "client", window, kReportingPath));
-  EXPECT_TRUE(dt::detectedWithErrno(log_, "client", ETIMEDOUT, 0ms));
+  EXPECT_TRUE(dt::detectedWithExitStatus(log_, "client", ETIMEDOUT, 0ms));
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, PingPong, dt::families(), dt::familyTestName);

@@ -201,6 +201,25 @@ Clock::time_point lastReceived(const Capture& capture, const IpAddress& detector
                                        << detectionText(*e) << ")";
 }
 
+::testing::AssertionResult detectedWithExitStatus(const EventLog& log, std::string_view peer,
+                                                  int status, std::chrono::milliseconds deadline) {
+  const auto start = Clock::now();
+  const std::optional<Event> e = waitDetection(log, peer, deadline);
+  const std::string waited = seconds(Clock::now() - start);
+  const std::string expected = "expected " + std::string(peer) + " to exit with status " +
+                               std::to_string(status) + " within " + seconds(deadline);
+  if (!e)
+    return ::testing::AssertionFailure() << expected << "; saw no detection; waited " << waited
+                                         << "\nevents:" << logText(log, peer);
+  if (e->exit_status != status)
+    return ::testing::AssertionFailure()
+           << expected << "; saw detection (" << detectionText(*e) << ") "
+           << seconds(e->at - start) << " after the wait began; waited " << waited
+           << "\nevents:" << logText(log, peer);
+  return ::testing::AssertionSuccess() << peer << " exited with status " << status << " ("
+                                       << detectionText(*e) << ")";
+}
+
 ::testing::AssertionResult notDetectedWithin(const EventLog& log, std::string_view peer,
                                              std::chrono::milliseconds duration) {
   const auto start = Clock::now();

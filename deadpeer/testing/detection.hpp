@@ -99,11 +99,16 @@ Clock::time_point lastReceived(const Capture& capture, const IpAddress& detector
     std::chrono::milliseconds allowance = std::chrono::milliseconds(0));
 
 // `peer` detects within `deadline` of the call, and its detection carries
-// `error` (an errno such as ETIMEDOUT; for an external program, its exit
-// status).
+// `error`, an errno such as ETIMEDOUT (a socket's or an in-process
+// detector's; an external program's exit is never an errno: see below).
 [[nodiscard]] ::testing::AssertionResult detectedWithErrno(const EventLog& log,
                                                            std::string_view peer, int error,
                                                            std::chrono::milliseconds deadline);
+
+// `peer`, an external program, detects within `deadline` of the call by
+// exiting with `status` (0-255, from exit(2)).
+[[nodiscard]] ::testing::AssertionResult detectedWithExitStatus(
+    const EventLog& log, std::string_view peer, int status, std::chrono::milliseconds deadline);
 
 // `peer` has not detected anything `duration` after the call: waits the
 // whole duration (on the log's condition variable, so a detection ends the
